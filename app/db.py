@@ -1,0 +1,83 @@
+"""The PostgreSQL pool's lifecycle and the students query."""
+
+import logging
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STUDENTS_QUERY = "SELECT id, nom, promo FROM students ORDER BY id"
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot answer now; the caller should answer 503."""
+
+
+def conninfo(settings: Settings) -> str:
+    password = settings.postgres_password.get_secret_value() if settings.postgres_password else None
+    return make_conninfo(
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        dbname=settings.postgres_db,
+        user=settings.postgres_user,
+        password=password,
+        connect_timeout=settings.db_connect_timeout,
+        application_name="student-dashboard",
+        options=f"-c statement_timeout={settings.db_statement_timeout_ms}",
+    )
+
+
+class StudentStore:
+    """Reads students through a pool that connects in the background.
+
+    The pool is opened without waiting, so the API starts while the database
+    is still down, and it replaces broken connections by itself.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._acquire_timeout = settings.db_acquire_timeout
+        self._pool = AsyncConnectionPool(
+            conninfo(settings),
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            open=False,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            # Keep trying for as long as the database is away.
+            reconnect_timeout=float("inf"),
+            name="students",
+        )
+
+    async def open(self) -> None:
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def fetch_students(self) -> list[dict[str, Any]]:
+        return await self._fetch_all(STUDENTS_QUERY)
+
+    async def ping(self) -> bool:
+        try:
+            await self._fetch_all("SELECT 1 AS ok")
+        except DatabaseUnavailable:
+            return False
+        return True
+
+    async def _fetch_all(self, query: str) -> list[dict[str, Any]]:
+        try:
+            async with self._pool.connection(timeout=self._acquire_timeout) as conn:
+                cursor = await conn.execute(query)  # type: ignore[arg-type]
+                return await cursor.fetchall()  # type: ignore[return-value]
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable("no database connection available") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise DatabaseUnavailable("database connection failed") from exc
+        except psycopg.errors.UndefinedTable as exc:
+            # The schema is not migrated yet: a transient state, not a bug here.
+            raise DatabaseUnavailable("database schema not ready") from exc

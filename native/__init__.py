@@ -1,0 +1,1 @@
+"""Native runner: the stack's services as local processes (no Docker engine)."""

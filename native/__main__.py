@@ -1,0 +1,80 @@
+"""CLI of the native stack: python -m native up|down|ps|logs|start|stop|psql|clean."""
+
+import argparse
+import os
+import subprocess
+import sys
+
+from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, NativeConfig
+from native.process import StartError
+from native.services import postgres_bin
+from native.stack import NativeStack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m native", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start every service, return once healthy")
+    sub.add_parser("down", help="stop every service, keep the data")
+    sub.add_parser("ps", help="state of each service")
+    logs = sub.add_parser("logs", help="print the logs")
+    logs.add_argument("service", nargs="?")
+    for name in ("start", "stop"):
+        sub.add_parser(name, help=f"{name} one service").add_argument("service")
+    sub.add_parser("psql", help="psql on the stack's database (reads SQL from stdin when piped)")
+    clean = sub.add_parser("clean", help="stop everything and delete the data")
+    clean.add_argument("--yes", action="store_true", help="do not ask (implied by CI=true)")
+    args = parser.parse_args(argv)
+
+    stack = NativeStack(NativeConfig.from_env())
+    try:
+        return _run(stack, args)
+    except StartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(stack: NativeStack, args: argparse.Namespace) -> int:
+    if args.command == "up":
+        stack.up()
+        print(f"Dashboard: http://localhost:{EDGE_PAGE_PORT}\nAPI:       http://localhost:{EDGE_API_PORT}/")
+    elif args.command == "down":
+        stack.down()
+    elif args.command == "ps":
+        print(f"{'SERVICE':8} {'STATE':9} PID")
+        for name, state, pid in stack.status():
+            print(f"{name:8} {state:9} {pid}")
+    elif args.command == "logs":
+        for path in stack.logs(args.service):
+            print(f"==> {path} <==")
+            sys.stdout.write(path.read_text(errors="replace")[-20000:])
+    elif args.command == "start":
+        stack.start(args.service)
+    elif args.command == "stop":
+        stack.stop(args.service)
+    elif args.command == "psql":
+        return _psql(stack)
+    elif args.command == "clean":
+        if not (args.yes or os.environ.get("CI") == "true" or _confirm(stack)):
+            print("aborted")
+            return 1
+        stack.clean()
+    return 0
+
+
+def _psql(stack: NativeStack) -> int:
+    config = stack.config
+    cmd = [postgres_bin("psql"), "-h", str(config.run_dir), "-p", str(config.db_port),
+           "-U", config.db_user, "-d", config.db_name]
+    if not sys.stdin.isatty():
+        cmd += ["-v", "ON_ERROR_STOP=1"]
+    return subprocess.call(cmd, **stack.user.popen_kwargs())
+
+
+def _confirm(stack: NativeStack) -> bool:
+    answer = input(f"Delete {stack.config.state_dir} (database, counter, secrets)? [y/N] ")
+    return answer.strip().lower() in ("y", "yes", "o", "oui")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

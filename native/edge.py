@@ -1,0 +1,55 @@
+"""Render the shared nginx template the way the nginx image does.
+
+The image runs `envsubst "$defined_envs"`: only ${NAME} of variables defined in
+its environment are replaced, everything else (nginx's $host...) is kept.
+"""
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from native.config import REPO_ROOT, NativeConfig
+
+TEMPLATE = REPO_ROOT / "nginx" / "default.conf.template"
+NATIVE_MAIN_CONF = REPO_ROOT / "native" / "nginx.conf"
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def render(template: str, variables: Mapping[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda m: variables.get(m.group(1), m.group(0)), template)
+
+
+def local_resolvers(resolv_conf: Path = Path("/etc/resolv.conf")) -> str:
+    """The image's 15-local-resolvers.envsh: the nameservers of resolv.conf."""
+    servers = []
+    try:
+        for line in resolv_conf.read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 2 and fields[0] == "nameserver":
+                servers.append(f"[{fields[1]}]" if ":" in fields[1] else fields[1])
+    except OSError:
+        pass
+    # The native upstream is an IP address: nginx never queries the resolver,
+    # but the directive needs one.
+    return " ".join(servers) or "127.0.0.1"
+
+
+def native_variables(config: NativeConfig) -> dict[str, str]:
+    return {
+        "EDGE_LISTEN_ADDRESS": "127.0.0.1",
+        "FRONTEND_ROOT": str(REPO_ROOT / "frontend"),
+        "API_UPSTREAM": f"127.0.0.1:{config.api_port}",
+        "NGINX_LOCAL_RESOLVERS": local_resolvers(),
+    }
+
+
+def write_native_config(config: NativeConfig) -> Path:
+    """Lay out the native nginx prefix; returns its main configuration file."""
+    conf_d = config.nginx_dir / "conf.d"
+    for directory in (conf_d, config.nginx_dir / "tmp"):
+        directory.mkdir(parents=True, exist_ok=True)
+    rendered = render(TEMPLATE.read_text(), native_variables(config))
+    (conf_d / "default.conf").write_text(rendered)
+    main_conf = config.nginx_dir / "nginx.conf"
+    main_conf.write_text(NATIVE_MAIN_CONF.read_text())
+    return main_conf
