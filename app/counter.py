@@ -3,7 +3,8 @@
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 
 # Everything a dead, frozen or unreachable Redis can raise through redis-py.
 REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+
+T = TypeVar("T")
 
 
 class ViewCounter:
@@ -64,8 +67,7 @@ class ViewCounter:
 
     async def increment(self) -> int | None:
         """The counter after one INCR, or None while Redis is unavailable."""
-        result = await self._call(lambda: self._client.incr(self._key))
-        return None if result is None else int(result)
+        return await self._call(lambda: self._client.incr(self._key))
 
     async def decrement(self) -> None:
         """Best-effort undo of an increment whose response was not served."""
@@ -77,7 +79,7 @@ class ViewCounter:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def _call(self, command: Callable[[], object]) -> object | None:
+    async def _call(self, command: Callable[[], Awaitable[T]]) -> T | None:
         probing = self._down
         if probing:
             # While down, one request at a time probes Redis once the back-off
@@ -86,7 +88,7 @@ class ViewCounter:
                 return None
             self._probe_in_flight = True
         try:
-            result = await asyncio.wait_for(command(), self._timeout)  # type: ignore[arg-type]
+            result = await asyncio.wait_for(command(), self._timeout)
         except REDIS_FAILURES as exc:
             self._mark_down(exc)
             return None

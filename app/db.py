@@ -72,7 +72,7 @@ class StudentStore:
     async def _fetch_all(self, query: str) -> list[dict[str, Any]]:
         try:
             async with self._pool.connection(timeout=self._acquire_timeout) as conn:
-                cursor = await conn.execute(query)  # type: ignore[arg-type]
+                cursor = await conn.execute(query)
                 return await cursor.fetchall()  # type: ignore[return-value]
         except PoolTimeout as exc:
             raise DatabaseUnavailable("no database connection available") from exc

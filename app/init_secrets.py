@@ -17,8 +17,9 @@ from app.settings import get_settings
 
 log = logging.getLogger("app.init_secrets")
 
-DB_PASSWORD = "db_password"
-REDIS_PASSWORD = "redis_password"
+# File names, not values.
+DB_SECRET = "db_password"  # noqa: S105
+REDIS_SECRET = "redis_password"  # noqa: S105
 REDIS_ACL = "redis-users.acl"
 # Readable by the other services' users (postgres, redis, api), which differ;
 # only the services that need the secrets mount this directory.
@@ -45,10 +46,10 @@ def redis_acl(password: str) -> str:
 def ensure_secrets(directory: Path) -> list[str]:
     """Create the missing secrets; returns the names created."""
     created = []
-    for name in (DB_PASSWORD, REDIS_PASSWORD):
+    for name in (DB_SECRET, REDIS_SECRET):
         if _write_once(directory / name, secrets.token_urlsafe(32)):
             created.append(name)
-    redis_password = (directory / REDIS_PASSWORD).read_text(encoding="utf-8").strip()
+    redis_password = (directory / REDIS_SECRET).read_text(encoding="utf-8").strip()
     acl = redis_acl(redis_password)
     acl_path = directory / REDIS_ACL
     if acl_path.exists() and acl_path.read_text(encoding="utf-8") != acl:

@@ -49,7 +49,7 @@ def migrate(settings: Settings) -> list[str]:
         for path in migration_files(settings.sql_dir):
             # No parameters: psycopg sends the script as one simple query, so
             # a script of several statements runs whole or not at all.
-            conn.execute(path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+            conn.execute(path.read_text(encoding="utf-8"))
             log.info("applied %s", path.name)
             applied.append(path.name)
     return applied

@@ -1,8 +1,20 @@
 """Start the API server: one entry point for the image's CMD and the native runner."""
 
+import copy
+from typing import Any
+
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from app.settings import get_settings
+
+
+def logging_config() -> dict[str, Any]:
+    """uvicorn's own logging, plus the app's loggers (state changes of Redis
+    and the database) at INFO, in every worker process."""
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["app"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def main() -> None:
@@ -15,6 +27,7 @@ def main() -> None:
         workers=settings.api_workers,
         server_header=False,
         log_level="info",
+        log_config=logging_config(),
     )
 
 

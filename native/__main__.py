@@ -64,8 +64,17 @@ def _run(stack: NativeStack, args: argparse.Namespace) -> int:
 
 def _psql(stack: NativeStack) -> int:
     config = stack.config
-    cmd = [postgres_bin("psql"), "-h", str(config.run_dir), "-p", str(config.db_port),
-           "-U", config.db_user, "-d", config.db_name]
+    cmd = [
+        postgres_bin("psql"),
+        "-h",
+        str(config.run_dir),
+        "-p",
+        str(config.db_port),
+        "-U",
+        config.db_user,
+        "-d",
+        config.db_name,
+    ]
     if not sys.stdin.isatty():
         cmd += ["-v", "ON_ERROR_STOP=1"]
     return subprocess.call(cmd, **stack.user.popen_kwargs())

@@ -14,17 +14,26 @@ class StartError(RuntimeError):
     """A service did not start; the message says where to look."""
 
 
-def run(cmd: Sequence[str], user: RunAs, env: Mapping[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: Sequence[str], user: RunAs, env: Mapping[str, str] | None = None, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     """Run a command to completion as the service user; raise on failure."""
-    result = subprocess.run(
-        list(cmd), env=_env(env), text=True, capture_output=True, **user.popen_kwargs(), **kwargs  # type: ignore[call-overload]
+    result: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+        list(cmd), env=_env(env), text=True, capture_output=True, **user.popen_kwargs(), **kwargs
     )
     if result.returncode != 0:
         raise StartError(f"{cmd[0]} failed ({result.returncode}): {(result.stderr or result.stdout).strip()}")
     return result
 
 
-def spawn(cmd: Sequence[str], user: RunAs, log_file: Path, pid_file: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> int:
+def spawn(
+    cmd: Sequence[str],
+    user: RunAs,
+    log_file: Path,
+    pid_file: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
     """Start a long-running process in its own session, logging to log_file."""
     with open(log_file, "ab") as log:
         user.own(log_file)

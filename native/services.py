@@ -70,10 +70,19 @@ class Service:
 
     def wait_ready(self, timeout: float = 30) -> None:
         if not wait_until(lambda: self.running() and self.ready(), timeout, interval=0.2):
-            raise StartError(f"{self.name} not ready after {timeout:.0f}s: see {self.config.log_file(self.name)}")
+            raise StartError(
+                f"{self.name} not ready after {timeout:.0f}s: see {self.config.log_file(self.name)}"
+            )
 
     def _spawn(self, cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
-        spawn(cmd, self.user, self.config.log_file(self.name), self.pid_file, env=env, cwd=cwd or self.config.state_dir)
+        spawn(
+            cmd,
+            self.user,
+            self.config.log_file(self.name),
+            self.pid_file,
+            env=env,
+            cwd=cwd or self.config.state_dir,
+        )
 
 
 class Postgres(Service):
@@ -84,12 +93,23 @@ class Postgres(Service):
         return self.config.pgdata / "postmaster.pid"
 
     def _server_options(self, listen: str) -> str:
-        return f"-c listen_addresses='{listen}' -p {self.config.db_port} -c unix_socket_directories='{self.config.run_dir}'"
+        return (
+            f"-c listen_addresses='{listen}' -p {self.config.db_port}"
+            f" -c unix_socket_directories='{self.config.run_dir}'"
+        )
 
     def _pg_ctl(self, *args: str, listen: str = "127.0.0.1") -> None:
         run(
-            [postgres_bin("pg_ctl"), "-D", str(self.config.pgdata), "-l", str(self.config.log_file(self.name)),
-             "-o", self._server_options(listen), *args],
+            [
+                postgres_bin("pg_ctl"),
+                "-D",
+                str(self.config.pgdata),
+                "-l",
+                str(self.config.log_file(self.name)),
+                "-o",
+                self._server_options(listen),
+                *args,
+            ],
             self.user,
         )
 
@@ -102,15 +122,40 @@ class Postgres(Service):
         self.config.pgdata.mkdir(mode=0o700, exist_ok=True)
         self.user.own(self.config.pgdata)
         run(
-            [postgres_bin("initdb"), "-D", str(self.config.pgdata), "--username", self.config.db_user,
-             "--pwfile", str(self.config.secrets_dir / "db_password"), "--encoding", "UTF8",
-             "--locale", "C.UTF-8", "--auth-local", "trust", "--auth-host", "scram-sha-256"],
+            [
+                postgres_bin("initdb"),
+                "-D",
+                str(self.config.pgdata),
+                "--username",
+                self.config.db_user,
+                "--pwfile",
+                str(self.config.secrets_dir / "db_password"),
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C.UTF-8",
+                "--auth-local",
+                "trust",
+                "--auth-host",
+                "scram-sha-256",
+            ],
             self.user,
         )
         self._pg_ctl("-w", "start", listen="")
         try:
-            psql = [postgres_bin("psql"), "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "--no-password",
-                    "-h", str(self.config.run_dir), "-p", str(self.config.db_port), "-U", self.config.db_user]
+            psql = [
+                postgres_bin("psql"),
+                "-v",
+                "ON_ERROR_STOP=1",
+                "--no-psqlrc",
+                "--no-password",
+                "-h",
+                str(self.config.run_dir),
+                "-p",
+                str(self.config.db_port),
+                "-U",
+                self.config.db_user,
+            ]
             if self.config.db_name != "postgres":
                 run([*psql, "-d", "postgres", "-c", f'CREATE DATABASE "{self.config.db_name}"'], self.user)
             for script in sorted((REPO_ROOT / "sqlfiles").glob("*.sql")):
@@ -132,8 +177,21 @@ class Postgres(Service):
     def ready(self) -> bool:
         # Over TCP, like the compose healthcheck: during init only the socket listens.
         try:
-            run([postgres_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.config.db_port),
-                 "-U", self.config.db_user, "-d", self.config.db_name], self.user)
+            run(
+                [
+                    postgres_bin("pg_isready"),
+                    "-q",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.config.db_port),
+                    "-U",
+                    self.config.db_user,
+                    "-d",
+                    self.config.db_name,
+                ],
+                self.user,
+            )
         except StartError:
             return False
         return True
@@ -147,19 +205,36 @@ class Redis(Service):
             return
         self.config.redis_dir.mkdir(mode=0o700, exist_ok=True)
         self.user.own(self.config.redis_dir)
-        self._spawn([
-            shutil.which("redis-server") or "/usr/bin/redis-server", str(REPO_ROOT / "redis" / "redis.conf"),
-            "--port", str(self.config.redis_port), "--bind", "127.0.0.1",
-            "--aclfile", str(self.config.secrets_dir / "redis-users.acl"),
-            "--daemonize", "no", "--logfile", "",
-        ], cwd=self.config.redis_dir)
+        self._spawn(
+            [
+                shutil.which("redis-server") or "/usr/bin/redis-server",
+                str(REPO_ROOT / "redis" / "redis.conf"),
+                "--port",
+                str(self.config.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--aclfile",
+                str(self.config.secrets_dir / "redis-users.acl"),
+                "--daemonize",
+                "no",
+                "--logfile",
+                "",
+            ],
+            cwd=self.config.redis_dir,
+        )
 
     def ready(self) -> bool:
         password = (self.config.secrets_dir / "redis_password").read_text().strip()
         try:
             result = run(
-                [shutil.which("redis-cli") or "/usr/bin/redis-cli", "-p", str(self.config.redis_port), "ping"],
-                self.user, env={"REDISCLI_AUTH": password},
+                [
+                    shutil.which("redis-cli") or "/usr/bin/redis-cli",
+                    "-p",
+                    str(self.config.redis_port),
+                    "ping",
+                ],
+                self.user,
+                env={"REDISCLI_AUTH": password},
             )
         except StartError:
             return False
@@ -205,7 +280,15 @@ class Proxy(Service):
         conf = edge.write_native_config(self.config)
         self.user.own(self.config.nginx_dir)
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        base = [nginx, "-p", str(self.config.nginx_dir), "-c", str(conf), "-e", str(self.config.log_file(self.name))]
+        base = [
+            nginx,
+            "-p",
+            str(self.config.nginx_dir),
+            "-c",
+            str(conf),
+            "-e",
+            str(self.config.log_file(self.name)),
+        ]
         run([*base, "-t", "-q"], self.user)
         self._spawn([*base, "-g", "daemon off;"])
 

@@ -34,7 +34,12 @@ class NativeStack:
         """State directories and secrets (compose's one-shot `secrets` service)."""
         for changed in grant_traverse(REPO_ROOT, self.user):
             print(f"note: gave {self.user.name} traverse (o+x) on {changed}")
-        for directory in (self.config.state_dir, self.config.run_dir, self.config.log_dir, self.config.secrets_dir):
+        for directory in (
+            self.config.state_dir,
+            self.config.run_dir,
+            self.config.log_dir,
+            self.config.secrets_dir,
+        ):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         ensure_secrets(self.config.secrets_dir)
         self.user.own(self.config.state_dir)

@@ -1,0 +1,90 @@
+# Student dashboard: the same targets with Docker Compose or natively.
+#   MODE=docker  Docker Compose (default when a Docker engine answers)
+#   MODE=native  local processes from Debian's packages (no engine needed)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+MODE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo native)
+SERVICE ?=
+PYTHON := .venv/bin/python
+COMPOSE := docker compose
+NATIVE := $(PYTHON) -m native
+SERVICES := proxy api db redis
+PYTEST_ARGS ?=
+
+.PHONY: help up down ps logs stop start psql clean test lint deps deps-test requirements
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@echo "  (mode: $(MODE); force with MODE=docker|native)"
+
+deps: ## install what the native stack needs (apt packages, .venv)
+	@native/install.sh
+
+deps-test: ## install what the tests need too (chromium, node tools, dev packages)
+	@native/install.sh --test
+
+define require_service
+	@case " $(SERVICES) " in *" $(SERVICE) "*) ;; *) echo "usage: make $@ SERVICE=<$(SERVICES)>" >&2; exit 2;; esac
+endef
+
+ifeq ($(MODE),docker)
+up: ## start the stack, return once healthy, print the URLs
+	$(COMPOSE) up -d --build --wait
+	@echo "Dashboard: http://localhost:8080"; echo "API:       http://localhost:8000/"
+down: ## stop the stack, keep the data
+	$(COMPOSE) down
+ps: ## state of each service
+	$(COMPOSE) ps -a
+logs: ## logs (SERVICE=... for one)
+	$(COMPOSE) logs --tail=200 $(SERVICE)
+stop: ## stop one service: make stop SERVICE=redis
+	$(require_service)
+	$(COMPOSE) stop $(SERVICE)
+start: ## start one service: make start SERVICE=redis
+	$(require_service)
+	$(COMPOSE) start $(SERVICE)
+psql: ## psql on the stack's database (reads SQL from stdin when piped)
+	@tty=; [ -t 0 ] || tty=-T; $(COMPOSE) exec $$tty db sh -c 'exec psql -v ON_ERROR_STOP=1 -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
+clean: ## remove the containers and the data (asks, unless CI=true)
+	@[ "$(CI)" = true ] || { read -rp "Delete the volumes (database, counter, secrets)? [y/N] " a; [[ $$a =~ ^[yYoO] ]]; }
+	$(COMPOSE) down --volumes --remove-orphans
+else
+up: deps
+	@$(NATIVE) up
+down:
+	@$(NATIVE) down
+ps:
+	@$(NATIVE) ps
+logs:
+	@$(NATIVE) logs $(SERVICE)
+stop:
+	$(require_service)
+	@$(NATIVE) stop $(SERVICE)
+start: deps
+	$(require_service)
+	@$(NATIVE) start $(SERVICE)
+psql:
+	@$(NATIVE) psql
+clean:
+	@if [ -x $(PYTHON) ]; then $(NATIVE) clean; else rm -rf .native; fi
+endif
+
+define code_checks
+	.venv/bin/ruff check app native tests
+	.venv/bin/ruff format --check app native tests
+	.venv/bin/mypy app native
+endef
+
+lint: deps-test ## static checks only (ruff, mypy, dclint, schema, hadolint, policies)
+	$(code_checks)
+	.venv/bin/pytest tests/static $(PYTEST_ARGS)
+
+test: deps-test ## everything: lint, unit, integration, end-to-end (native stack)
+	$(code_checks)
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+requirements: ## recompile requirements*.txt (pins + hashes) from requirements*.in
+	.venv/bin/pip install --quiet pip-tools
+	.venv/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
+	.venv/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in

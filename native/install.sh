@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Install what the native stack (and, with --test, the test suite) needs:
+# Debian packages when a command is missing, then the project's venv and tools.
+# Idempotent and quiet when everything is already there.
+#   native/install.sh            runtime: postgresql, redis-server, nginx, venv
+#   native/install.sh --test     + chromium, emoji font, node/npm, dev tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=false
+[ "${1:-}" = "--test" ] && with_test=true
+
+# command -> Debian package that provides it
+declare -A packages=(
+  [initdb]=postgresql [redis-server]=redis-server [nginx]=nginx
+  [python3]=python3 [venv]=python3-venv
+)
+if $with_test; then
+  packages+=([chromium]=chromium [node]=nodejs [npm]=npm [emoji-font]=fonts-noto-color-emoji)
+fi
+
+has() {
+  case "$1" in
+    initdb) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ;;
+    venv) /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null ;;
+    python3) [ -x /usr/bin/python3 ] ;;
+    emoji-font) [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
+
+missing=()
+for cmd in "${!packages[@]}"; do
+  has "$cmd" || missing+=("${packages[$cmd]}")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install: Debian packages ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then sudo=(); elif command -v sudo >/dev/null; then sudo=(sudo); else
+    echo "install: run as root: apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The venv uses Debian's python3 (not a pyenv one under /root): the stack's
+# unprivileged user must be able to run it.
+if [ ! -x .venv/bin/python ]; then
+  /usr/bin/python3 -m venv .venv
+fi
+requirements=(-r requirements.txt)
+$with_test && requirements+=(-r requirements-dev.txt)
+stamp=".venv/.installed-$(cat requirements.txt $($with_test && echo requirements-dev.txt) | sha256sum | cut -c1-16)"
+if [ ! -e "$stamp" ]; then
+  .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes "${requirements[@]}"
+  touch "$stamp"
+fi
+
+if $with_test && [ ! -x tools/node_modules/.bin/dclint ]; then
+  npm ci --prefix tools --no-audit --no-fund --loglevel=error
+fi
