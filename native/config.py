@@ -20,6 +20,8 @@ class NativeConfig:
     api_port: int
     db_user: str = "dashboard"
     db_name: str = "dashboard"
+    # The scripts played on an empty data directory (the image's initdb.d).
+    sql_dir: Path = REPO_ROOT / "sqlfiles"
 
     @classmethod
     def from_env(cls) -> "NativeConfig":
@@ -74,6 +76,6 @@ class NativeConfig:
             "REDIS_PASSWORD_FILE": str(self.secrets_dir / "redis_password"),
             "API_HOST": "127.0.0.1",
             "API_PORT": str(self.api_port),
-            "SQL_DIR": str(REPO_ROOT / "sqlfiles"),
+            "SQL_DIR": str(self.sql_dir),
             "SECRETS_DIR": str(self.secrets_dir),
         }

@@ -69,7 +69,7 @@ def service_user() -> RunAs:
 
 
 def grant_traverse(path: Path, user: RunAs) -> list[Path]:
-    """Let `user` reach `path` (o+x on ancestors it cannot cross); returns those changed.
+    """Let `user` reach `path` (o+x on it and the ancestors it cannot cross); returns those changed.
 
     Only for root: the repository (code, venv, page) must be readable by the
     service user, and a clone under /root is not. Traverse is not read: the
@@ -78,7 +78,8 @@ def grant_traverse(path: Path, user: RunAs) -> list[Path]:
     if not user.switches:
         return []
     changed = []
-    for ancestor in reversed(path.resolve().parents):
+    path = path.resolve()
+    for ancestor in (*reversed(path.parents), path):
         mode = ancestor.stat().st_mode
         if not mode & 0o001:
             ancestor.chmod(mode | 0o001)

@@ -158,7 +158,7 @@ class Postgres(Service):
             ]
             if self.config.db_name != "postgres":
                 run([*psql, "-d", "postgres", "-c", f'CREATE DATABASE "{self.config.db_name}"'], self.user)
-            for script in sorted((REPO_ROOT / "sqlfiles").glob("*.sql")):
+            for script in sorted(self.config.sql_dir.glob("*.sql")):
                 run([*psql, "-d", self.config.db_name, "-f", str(script)], self.user)
         finally:
             self._pg_ctl("-m", "fast", "-w", "stop", listen="")

@@ -32,7 +32,8 @@ class NativeStack:
 
     def prepare(self) -> None:
         """State directories and secrets (compose's one-shot `secrets` service)."""
-        for changed in grant_traverse(REPO_ROOT, self.user):
+        reachable = (REPO_ROOT, self.config.state_dir.parent, self.config.sql_dir)
+        for changed in {path for target in reachable for path in grant_traverse(target, self.user)}:
             print(f"note: gave {self.user.name} traverse (o+x) on {changed}")
         for directory in (
             self.config.state_dir,

@@ -1,0 +1,110 @@
+"""First-start init and the migration step, on real PostgreSQL servers."""
+
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from app.migrate import migrate
+from native.stack import NativeStack
+from tests.conftest import REPO_ROOT
+from tests.integration.conftest import app_settings, native_config, sql
+
+POC_ROWS = [
+    ("Durand", "Alice", "alice@example.fr", "1990-04-02", "France", "Lyon", "69001"),
+    ("Martin", "Paul", "paul@example.fr", "1985-11-23", "France", "Nantes", "44000"),
+]
+
+
+def poc_sql_dir(tmp_path: Path) -> Path:
+    """The POC's sqlfiles/: v001 only."""
+    directory = tmp_path / "poc-sqlfiles"
+    directory.mkdir()
+    shutil.copy(REPO_ROOT / "sqlfiles" / "migration-v001.sql", directory)
+    return directory
+
+
+@pytest.fixture
+def fresh_stack(tmp_path: Path) -> NativeStack:
+    return NativeStack(native_config(tmp_path / "state"))
+
+
+def test_first_start_plays_every_script_before_any_migrate(fresh_stack: NativeStack) -> None:
+    fresh_stack.prepare()
+    try:
+        fresh_stack.start("db")  # no migrate step here
+        settings = app_settings(fresh_stack.config)
+        tables = sql(settings, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        assert tables == [("students",), ("utilisateur",)]
+        assert sql(settings, "SELECT count(*) FROM students") == [(10,)]
+    finally:
+        fresh_stack.down()
+
+
+def test_init_runs_only_on_an_empty_data_directory(fresh_stack: NativeStack) -> None:
+    fresh_stack.prepare()
+    try:
+        fresh_stack.start("db")
+        settings = app_settings(fresh_stack.config)
+        sql(settings, "DELETE FROM students WHERE nom = 'Camille Martin'")
+        fresh_stack.stop("db")
+        fresh_stack.start("db")
+        migrate(settings)  # what every `up` does
+        # Neither init nor migrate seeded again: the deletion holds.
+        assert sql(settings, "SELECT count(*) FROM students") == [(9,)]
+    finally:
+        fresh_stack.down()
+
+
+def test_poc_volume_is_upgraded_without_loss(tmp_path: Path) -> None:
+    poc = NativeStack(native_config(tmp_path / "state", sql_dir=poc_sql_dir(tmp_path)))
+    poc.prepare()
+    try:
+        poc.start("db")
+        settings = app_settings(poc.config)
+        for row in POC_ROWS:
+            sql(
+                settings,
+                "INSERT INTO utilisateur (nom, prenom, email, date_naissance, pays, ville, code_postal)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                row,
+            )
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            sql(settings, "SELECT 1 FROM students")
+
+        current = app_settings(poc.config, sql_dir=REPO_ROOT / "sqlfiles")
+        assert migrate(current) == ["migration-v001.sql", "migration-v002-students.sql"]
+        assert migrate(current) == ["migration-v001.sql", "migration-v002-students.sql"]  # idempotent
+
+        kept = sql(
+            settings,
+            "SELECT nom, prenom, email, date_naissance::text, pays, ville, code_postal"
+            " FROM utilisateur ORDER BY id",
+        )
+        assert kept == POC_ROWS
+        assert sql(settings, "SELECT count(*) FROM students") == [(10,)]
+    finally:
+        poc.down()
+
+
+def test_a_failing_script_stops_the_migration_with_a_clear_error(tmp_path: Path, stack: NativeStack) -> None:
+    broken = tmp_path / "sqlfiles"
+    broken.mkdir()
+    (broken / "migration-v001.sql").write_text("CREATE TABLE IF NOT EXISTS ok_table (id int);")
+    (broken / "migration-v002.sql").write_text("BEGIN; CREATE TABLE half_done (id int); SELECT nope; COMMIT;")
+    settings = app_settings(stack.config, sql_dir=broken)
+    with pytest.raises(psycopg.errors.UndefinedColumn):
+        migrate(settings)
+    # The failing script left nothing half-created.
+    assert sql(settings, "SELECT to_regclass('half_done') IS NULL") == [(True,)]
+    sql(settings, "DROP TABLE ok_table")
+
+
+def test_students_constraints_reject_bad_rows(stack: NativeStack) -> None:
+    settings = app_settings(stack.config)
+    for nom, promo in [("", "M2"), ("   ", "M2"), ("Ana", ""), ("x" * 101, "M2")]:
+        with pytest.raises(psycopg.errors.IntegrityError if len(nom) <= 100 else psycopg.errors.DataError):
+            sql(settings, "INSERT INTO students (nom, promo) VALUES (%s, %s)", (nom, promo))
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        sql(settings, "INSERT INTO students (nom, promo) VALUES ('Lucas Bernard', 'M2 Informatique')")

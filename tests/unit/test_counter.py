@@ -1,0 +1,111 @@
+"""The counter's back-off logic, with a scripted client and a manual clock.
+
+Real Redis behaviour (stopped, paused, back) is covered in tests/integration.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from app.counter import ViewCounter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ScriptedClient:
+    """Answers INCR from a script: an int, an exception to raise, or 'hang'."""
+
+    def __init__(self, *answers: object) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    async def incr(self, key: str) -> int:
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if answer == "hang":
+            await asyncio.sleep(3600)
+        if isinstance(answer, BaseException):
+            raise answer
+        assert isinstance(answer, int)
+        return answer
+
+
+def counter(client: ScriptedClient, clock: Clock) -> ViewCounter:
+    return ViewCounter(client, "views", timeout=0.05, backoff=2.0, clock=clock)  # type: ignore[arg-type]
+
+
+def run(coro: Callable[[], Awaitable[object]]) -> object:
+    return asyncio.run(coro())  # type: ignore[arg-type]
+
+
+def test_increment_returns_the_counter() -> None:
+    views = counter(ScriptedClient(7), Clock())
+    assert run(views.increment) == 7
+    assert views.available
+
+
+def test_failure_skips_redis_during_the_backoff_then_retries() -> None:
+    client, clock = ScriptedClient(RedisConnectionError("down"), 8), Clock()
+    views = counter(client, clock)
+    assert run(views.increment) is None
+    assert not views.available
+    clock.now += 1.9
+    assert run(views.increment) is None
+    assert client.calls == 1  # not asked during the back-off
+    clock.now += 0.2
+    assert run(views.increment) == 8
+    assert views.available and client.calls == 2
+
+
+def test_a_hanging_redis_costs_the_timeout_once() -> None:
+    client, clock = ScriptedClient("hang"), Clock()
+    views = counter(client, clock)
+
+    async def twice() -> tuple[object, object, float]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        first = await views.increment()
+        second = await views.increment()
+        return first, second, loop.time() - start
+
+    first, second, elapsed = asyncio.run(twice())
+    assert (first, second) == (None, None)
+    assert client.calls == 1
+    assert elapsed < 1.0  # bounded by the 0.05 s timeout, not the hang
+
+
+def test_only_one_request_probes_after_the_backoff() -> None:
+    client, clock = ScriptedClient(RedisConnectionError("down"), "hang"), Clock()
+    views = counter(client, clock)
+    run(views.increment)
+    clock.now += 3
+
+    async def concurrent() -> list[object]:
+        return list(await asyncio.gather(*(views.increment() for _ in range(5))))
+
+    assert asyncio.run(concurrent()) == [None] * 5
+    assert client.calls == 2  # the first failure, then a single probe
+
+
+def test_state_changes_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    errors = [RedisConnectionError("down")] * 3
+    client, clock = ScriptedClient(*errors, 9, 10), Clock()
+    views = counter(client, clock)
+    with caplog.at_level(logging.INFO, logger="app.counter"):
+        for _ in range(3):
+            run(views.increment)
+            clock.now += 2.5
+        run(views.increment)
+        run(views.increment)
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("unavailable" in m for m in messages) == 1
+    assert sum("available again" in m for m in messages) == 1

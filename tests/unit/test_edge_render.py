@@ -1,0 +1,34 @@
+import re
+from pathlib import Path
+
+from native.edge import TEMPLATE, local_resolvers, render
+
+COMPOSE_VARIABLES = {
+    "EDGE_LISTEN_ADDRESS": "0.0.0.0",
+    "FRONTEND_ROOT": "/usr/share/nginx/html",
+    "API_UPSTREAM": "api:8000",
+    "NGINX_LOCAL_RESOLVERS": "127.0.0.11",
+}
+
+
+def test_only_defined_variables_are_substituted() -> None:
+    text = "listen ${A}:80; set $x ${B}; proxy_set_header Host $host;"
+    assert render(text, {"A": "1.2.3.4"}) == "listen 1.2.3.4:80; set $x ${B}; proxy_set_header Host $host;"
+
+
+def test_the_template_needs_exactly_the_variables_both_runs_define() -> None:
+    placeholders = set(re.findall(r"\$\{([A-Z_]+)\}", TEMPLATE.read_text()))
+    assert placeholders == set(COMPOSE_VARIABLES)
+    rendered = render(TEMPLATE.read_text(), COMPOSE_VARIABLES)
+    assert "${" not in rendered
+    assert "set $api_upstream http://api:8000;" in rendered
+    assert "resolver 127.0.0.11 valid=10s" in rendered
+    assert "$proxy_add_x_forwarded_for" in rendered  # nginx's own variables kept
+
+
+def test_local_resolvers_reads_resolv_conf_like_the_image(tmp_path: Path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("search lan\nnameserver 127.0.0.11\nnameserver fd00::1\noptions ndots:0\n")
+    assert local_resolvers(conf) == "127.0.0.11 [fd00::1]"
+    conf.write_text("")
+    assert local_resolvers(conf) == "127.0.0.1"
