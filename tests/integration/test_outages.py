@@ -1,6 +1,7 @@
 """Redis and PostgreSQL going away and coming back, with the app kept running."""
 
 import time
+
 from fastapi.testclient import TestClient
 from redis import Redis
 

@@ -46,7 +46,7 @@ def test_empty_secret_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
 
 def test_missing_secret_file_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match="cannot read secret file .*nope"):
+    with pytest.raises(ValidationError, match=r"cannot read secret file .*nope"):
         make(monkeypatch, REDIS_PASSWORD_FILE=str(tmp_path / "nope"))
 
 
