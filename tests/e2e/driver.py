@@ -1,0 +1,82 @@
+"""How the end-to-end suite drives the stack: through the Makefile, as a user would.
+
+The suite only ever calls up/down/stop/start; MODE=native runs the local
+processes (native/), and the same targets drive Docker Compose (MODE=docker).
+"""
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from native.config import NativeConfig
+from tests.conftest import REPO_ROOT, free_port
+
+PAGE_URL = "http://localhost:8080/"
+API_URL = "http://localhost:8000/"
+
+
+@dataclass
+class StackDriver:
+    state_dir: Path
+    mode: str = "native"
+    ports: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ports = {
+            "NATIVE_DB_PORT": str(free_port()),
+            "NATIVE_REDIS_PORT": str(free_port()),
+            "NATIVE_API_PORT": str(free_port()),
+        }
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "MODE": self.mode, "NATIVE_STATE_DIR": str(self.state_dir), **self.ports}
+
+    @property
+    def native_config(self) -> NativeConfig:
+        return NativeConfig(
+            state_dir=self.state_dir,
+            db_port=int(self.ports["NATIVE_DB_PORT"]),
+            redis_port=int(self.ports["NATIVE_REDIS_PORT"]),
+            api_port=int(self.ports["NATIVE_API_PORT"]),
+        )
+
+    def make(self, *args: str) -> str:
+        result = subprocess.run(
+            ["make", "--no-print-directory", *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"make {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def up(self) -> str:
+        return self.make("up")
+
+    def down(self) -> None:
+        self.make("down")
+
+    def stop(self, service: str) -> None:
+        self.make("stop", f"SERVICE={service}")
+
+    def start(self, service: str) -> None:
+        self.make("start", f"SERVICE={service}")
+
+    def psql(self, query: str) -> str:
+        result = subprocess.run(
+            ["make", "--no-print-directory", "psql"],
+            cwd=REPO_ROOT,
+            env=self.env,
+            input=query,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"make psql failed: {result.stderr}")
+        return result.stdout
