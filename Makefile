@@ -4,6 +4,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# .env (optional, overrides only) applies to both modes: compose reads it
+# itself; for the native runner it is exported here.
+ifneq (,$(wildcard .env))
+include .env
+export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)
+endif
+
 MODE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo native)
 SERVICE ?=
 PYTHON := .venv/bin/python

@@ -13,6 +13,7 @@ import socket
 import urllib.request
 from pathlib import Path
 
+from app.settings import Settings
 from native import edge
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig
 from native.privileges import RunAs
@@ -256,7 +257,15 @@ class Api(Service):
     name = "api"
 
     def _environment(self) -> dict[str, str]:
-        return {**self.config.app_environment(), "PYTHONPATH": str(REPO_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+        # The caller's overrides of the API's settings (e.g. from .env), then
+        # what the native stack fixes: hosts, ports and secret files.
+        overrides = {key: value for key, value in os.environ.items() if key.lower() in Settings.model_fields}
+        return {
+            **overrides,
+            **self.config.app_environment(),
+            "PYTHONPATH": str(REPO_ROOT),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
 
     def migrate(self) -> None:
         """The one-shot migration step, at every start (compose's `migrate`)."""

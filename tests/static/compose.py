@@ -1,0 +1,62 @@
+"""The compose file and the Dockerfile, parsed for the policy tests."""
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.conftest import REPO_ROOT
+
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+DOCKERFILE = REPO_ROOT / "python.Dockerfile"
+SECRETS_MOUNT = "/run/dashboard-secrets"
+
+
+@cache
+def compose() -> dict[str, Any]:
+    """The compose file with anchors and merge keys resolved."""
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+    return loaded
+
+
+def services() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = compose()["services"]
+    return found
+
+
+def volume_mounts(service: str) -> dict[str, tuple[str, str]]:
+    """target -> (source, mode) of a service's short-syntax volumes."""
+    mounts = {}
+    for entry in services()[service].get("volumes", []):
+        parts = entry.split(":")
+        mode = parts[2] if len(parts) > 2 else "rw"
+        mounts[parts[1]] = (parts[0], mode)
+    return mounts
+
+
+def is_one_shot(service: str) -> bool:
+    return bool(services()[service].get("restart") == "no")
+
+
+def dockerfile_instructions(path: Path = DOCKERFILE) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", path.read_text())
+    instructions = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        keyword, _, rest = stripped.partition(" ")
+        instructions.append((keyword.upper(), rest.strip()))
+    return instructions
+
+
+def exec_form(arguments: str) -> list[str] | None:
+    try:
+        parsed = json.loads(arguments)
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, list) else None

@@ -1,0 +1,159 @@
+"""Policies of docker-compose.yml that no engine runs here: checked by reading it."""
+
+import re
+
+import pytest
+
+from native.edge import TEMPLATE
+from tests.conftest import REPO_ROOT
+from tests.static.compose import SECRETS_MOUNT, compose, is_one_shot, services, volume_mounts
+
+LONG_RUNNING = ("proxy", "api", "db", "redis")
+ONE_SHOTS = ("migrate", "secrets")
+
+
+def test_services_are_the_expected_ones() -> None:
+    assert set(services()) == {*LONG_RUNNING, *ONE_SHOTS}
+    assert "version" not in compose()
+    assert not any("adminer" in str(service.get("image", "")) for service in services().values())
+
+
+def test_only_the_edge_publishes_and_only_8080_and_8000_on_the_bind_address() -> None:
+    published = {name: service["ports"] for name, service in services().items() if "ports" in service}
+    assert published == {
+        "proxy": ["${BIND_ADDRESS:-127.0.0.1}:8080:8080", "${BIND_ADDRESS:-127.0.0.1}:8000:8000"]
+    }
+    assert not any("expose" in service for service in services().values())
+
+
+def test_db_and_redis_live_on_the_internal_network_only() -> None:
+    networks = compose()["networks"]
+    assert networks["backend"] == {"internal": True}
+    assert services()["db"]["networks"] == ["backend"]
+    assert services()["redis"]["networks"] == ["backend"]
+    assert services()["migrate"]["networks"] == ["backend"]
+    assert sorted(services()["api"]["networks"]) == ["backend", "frontend"]
+    assert services()["proxy"]["networks"] == ["frontend"]
+    assert services()["secrets"]["network_mode"] == "none"
+
+
+@pytest.mark.parametrize("name", [*LONG_RUNNING, *ONE_SHOTS])
+def test_every_service_runs_as_non_root(name: str) -> None:
+    service = services()[name]
+    image = service["image"]
+    if "build" in service:
+        # The api image: USER is checked in test_dockerfile_policy.py.
+        assert service["build"]["dockerfile"] == "python.Dockerfile"
+        assert "user" not in service
+    elif image.startswith("nginxinc/nginx-unprivileged:"):
+        assert "user" not in service  # the image's USER 101
+    else:
+        assert service["user"] not in ("root", "0", "0:0")
+    assert not service.get("privileged", False)
+
+
+def test_database_and_cache_users_are_their_images_own() -> None:
+    assert services()["db"]["user"] == "postgres"
+    assert services()["redis"]["user"] == "redis"
+
+
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_long_running_services_have_healthchecks_and_restart(name: str) -> None:
+    service = services()[name]
+    test = service["healthcheck"]["test"]
+    assert test[0] in ("CMD", "CMD-SHELL") and len(test) > 1
+    assert service["restart"] == "unless-stopped"
+    # Healthchecks must never call GET /: that would count views.
+    assert not re.search(r"127\.0\.0\.1:8000/?(['\" ]|$)", " ".join(test))
+
+
+def test_db_healthcheck_is_pg_isready_over_tcp() -> None:
+    command = " ".join(services()["db"]["healthcheck"]["test"][1:])
+    assert "pg_isready" in command and "-h 127.0.0.1" in command
+    assert "$${POSTGRES_USER}" in command and "$${POSTGRES_DB}" in command
+
+
+@pytest.mark.parametrize("name", ONE_SHOTS)
+def test_one_shots_do_not_restart(name: str) -> None:
+    assert is_one_shot(name)
+
+
+def test_startup_order_waits_on_conditions() -> None:
+    expected = {
+        "db": {"secrets": "service_completed_successfully"},
+        "redis": {"secrets": "service_completed_successfully"},
+        "migrate": {"db": "service_healthy"},
+        "api": {"migrate": "service_completed_successfully", "redis": "service_started"},
+        "proxy": {"api": "service_started"},
+    }
+    for name, dependencies in expected.items():
+        declared = services()[name]["depends_on"]
+        assert {dep: spec["condition"] for dep, spec in declared.items()} == dependencies, name
+    assert "depends_on" not in services()["secrets"]
+
+
+@pytest.mark.parametrize("name", [*LONG_RUNNING, *ONE_SHOTS])
+def test_images_are_pinned(name: str) -> None:
+    image = services()[name]["image"]
+    repository, _, tag = image.rpartition(":")
+    assert repository and re.fullmatch(r"\d+\.\d+(\.\d+)?(-[a-z0-9.-]+)?", tag), image
+
+
+def test_named_volumes_at_the_paths_of_the_pinned_versions() -> None:
+    assert set(compose()["volumes"]) == {"db-data", "redis-data", "secrets"}
+    db_tag = services()["db"]["image"].split(":")[1]
+    major = int(db_tag.split(".")[0])
+    # 18 moved PGDATA under /var/lib/postgresql/18/docker and the VOLUME up.
+    expected_db_path = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"
+    assert volume_mounts("db")[expected_db_path] == ("db-data", "rw")
+    assert volume_mounts("redis")["/data"] == ("redis-data", "rw")
+
+
+def test_init_scripts_and_configs_are_mounted_read_only() -> None:
+    assert volume_mounts("db")["/docker-entrypoint-initdb.d"] == ("./sqlfiles", "ro")
+    assert volume_mounts("redis")["/usr/local/etc/redis/redis.conf"] == ("./redis/redis.conf", "ro")
+    assert volume_mounts("proxy")["/etc/nginx/templates/default.conf.template"] == (
+        "./" + str(TEMPLATE.relative_to(REPO_ROOT)),
+        "ro",
+    )
+    assert volume_mounts("proxy")["/usr/share/nginx/html/index.html"] == ("./frontend/index.html", "ro")
+
+
+def test_redis_persists_with_aof() -> None:
+    assert services()["redis"]["command"] == ["redis-server", "/usr/local/etc/redis/redis.conf"]
+    conf = (REPO_ROOT / "redis" / "redis.conf").read_text().split("\n")
+    assert "appendonly yes" in conf and "appendfsync everysec" in conf
+
+
+def test_secrets_are_written_once_and_read_only_elsewhere() -> None:
+    assert volume_mounts("secrets")[SECRETS_MOUNT] == ("secrets", "rw")
+    for name in ("db", "redis", "api", "migrate"):
+        assert volume_mounts(name)[SECRETS_MOUNT] == ("secrets", "ro"), name
+    assert SECRETS_MOUNT not in volume_mounts("proxy")
+
+
+SENSITIVE = re.compile(r"PASSWORD|SECRET|TOKEN|PASSPHRASE|API_KEY", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("name", [*LONG_RUNNING, *ONE_SHOTS])
+def test_no_secret_value_in_the_environment(name: str) -> None:
+    for key, value in (services()[name].get("environment") or {}).items():
+        if SENSITIVE.search(key):
+            assert key.endswith("_FILE"), f"{name}: {key} must be a *_FILE variable"
+            assert str(value).startswith(SECRETS_MOUNT + "/"), f"{name}: {key}={value}"
+
+
+def test_the_edge_environment_defines_the_template_variables() -> None:
+    placeholders = set(re.findall(r"\$\{([A-Z_]+)\}", TEMPLATE.read_text()))
+    environment = services()["proxy"]["environment"]
+    # NGINX_LOCAL_RESOLVERS comes from the image's 15-local-resolvers.envsh.
+    assert environment["NGINX_ENTRYPOINT_LOCAL_RESOLVERS"]
+    assert placeholders - {"NGINX_LOCAL_RESOLVERS"} == set(environment) - {"NGINX_ENTRYPOINT_LOCAL_RESOLVERS"}
+    assert environment["API_UPSTREAM"] == "api:8000"
+
+
+def test_every_interpolated_variable_is_documented_in_env_example() -> None:
+    used = set(re.findall(r"\$\{([A-Z_]+)(?::?-[^}]*)?\}", (REPO_ROOT / "docker-compose.yml").read_text()))
+    example = (REPO_ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z_]+)=", example, re.MULTILINE))
+    assert used <= documented, used - documented

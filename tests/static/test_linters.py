@@ -1,0 +1,51 @@
+"""The linters the repository commits to, run on the files they check."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from native.edge import TEMPLATE, render
+from tests.conftest import REPO_ROOT
+from tests.static.compose import services
+
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+
+
+def run(*cmd: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(c) for c in cmd], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_dclint_finds_no_error() -> None:
+    dclint = REPO_ROOT / "tools" / "node_modules" / ".bin" / "dclint"
+    assert dclint.exists(), "run make deps-test"
+    result = run(dclint, "docker-compose.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "error" not in result.stdout
+
+
+def test_compose_file_matches_the_compose_spec_schema() -> None:
+    result = run(
+        VENV_BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", "docker-compose.yml"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_passes_on_the_dockerfile() -> None:
+    result = run(VENV_BIN / "hadolint", "--failure-threshold", "info", "python.Dockerfile")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is installed by make deps")
+def test_the_template_rendered_as_in_the_container_is_valid_nginx(tmp_path: Path) -> None:
+    environment = {key: str(value) for key, value in services()["proxy"]["environment"].items()}
+    environment["NGINX_LOCAL_RESOLVERS"] = "127.0.0.11"  # what the image finds in a container
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "conf.d" / "default.conf").write_text(render(TEMPLATE.read_text(), environment))
+    (tmp_path / "nginx.conf").write_text(
+        "pid nginx.pid; error_log stderr; events {}\n"
+        "http { include /etc/nginx/mime.types; include conf.d/*.conf; }\n"
+    )
+    result = run("nginx", "-t", "-q", "-p", tmp_path, "-c", tmp_path / "nginx.conf", "-e", "stderr")
+    assert result.returncode == 0, result.stderr
