@@ -42,11 +42,12 @@ class StackDriver:
             api_port=int(self.ports["NATIVE_API_PORT"]),
         )
 
-    def make(self, *args: str) -> str:
+    def make(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run(
             ["make", "--no-print-directory", *args],
             cwd=REPO_ROOT,
             env=self.env,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=180,
@@ -68,15 +69,5 @@ class StackDriver:
         self.make("start", f"SERVICE={service}")
 
     def psql(self, query: str) -> str:
-        result = subprocess.run(
-            ["make", "--no-print-directory", "psql"],
-            cwd=REPO_ROOT,
-            env=self.env,
-            input=query,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if result.returncode != 0:
-            raise AssertionError(f"make psql failed: {result.stderr}")
-        return result.stdout
+        """SQL piped into `make psql`, as a user would; returns psql's output."""
+        return self.make("psql", stdin=query)
