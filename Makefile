@@ -18,8 +18,11 @@ COMPOSE := docker compose
 NATIVE := $(PYTHON) -m native
 SERVICES := proxy api db redis
 PYTEST_ARGS ?=
+CONNECTIONS ?= 16
+DURATION ?= 10
+SOAK_SECONDS ?= 300
 
-.PHONY: help up down ps logs stop start psql clean test lint deps deps-test requirements
+.PHONY: help up down ps logs stop start psql clean test lint bench soak deps deps-test requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -78,9 +81,9 @@ clean:
 endif
 
 define code_checks
-	.venv/bin/ruff check app native tests
-	.venv/bin/ruff format --check app native tests
-	.venv/bin/mypy app native
+	.venv/bin/ruff check app native bench tests
+	.venv/bin/ruff format --check app native bench tests
+	.venv/bin/mypy app native bench
 endef
 
 lint: deps-test ## static checks only (ruff, mypy, dclint, schema, hadolint, policies)
@@ -90,6 +93,12 @@ lint: deps-test ## static checks only (ruff, mypy, dclint, schema, hadolint, pol
 test: deps-test ## everything: lint, unit, integration, end-to-end (native stack)
 	$(code_checks)
 	.venv/bin/pytest $(PYTEST_ARGS)
+
+bench: deps-test ## wrk through the edge of a fresh native stack; writes docs/benchmarks.md
+	$(PYTHON) -m bench.run --connections $(CONNECTIONS) --duration $(DURATION)
+
+soak: deps-test ## sustained load while Redis and the DB go down and up (SOAK_SECONDS, max 600)
+	$(PYTHON) -m bench.soak --seconds $(SOAK_SECONDS)
 
 requirements: ## recompile requirements*.txt (pins + hashes) from requirements*.in
 	.venv/bin/pip install --quiet pip-tools

@@ -91,6 +91,9 @@ class ViewCounter:
             result = await asyncio.wait_for(command(), self._timeout)
         except REDIS_FAILURES as exc:
             self._mark_down(exc)
+            # Drop every pooled connection: after a Redis restart they are all
+            # dead, and reusing them one by one would fail once per back-off.
+            await self._client.connection_pool.disconnect()
             return None
         finally:
             if probing:

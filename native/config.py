@@ -28,9 +28,10 @@ class NativeConfig:
         state = Path(os.environ.get("NATIVE_STATE_DIR", REPO_ROOT / ".native"))
         return cls(
             state_dir=state.resolve(),
-            # Not 5432/6379: the machine's own services may hold those.
-            db_port=int(os.environ.get("NATIVE_DB_PORT", "55432")),
-            redis_port=int(os.environ.get("NATIVE_REDIS_PORT", "56379")),
+            # Not 5432/6379 (the machine's own services may hold those), and below
+            # the ephemeral range (32768+), where outgoing connections could hold them.
+            db_port=int(os.environ.get("NATIVE_DB_PORT", "15432")),
+            redis_port=int(os.environ.get("NATIVE_REDIS_PORT", "16379")),
             api_port=int(os.environ.get("NATIVE_API_PORT", "8001")),
         )
 

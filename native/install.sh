@@ -16,7 +16,7 @@ declare -A packages=(
   [python3]=python3 [venv]=python3-venv
 )
 if $with_test; then
-  packages+=([chromium]=chromium [node]=nodejs [npm]=npm [emoji-font]=fonts-noto-color-emoji)
+  packages+=([chromium]=chromium [node]=nodejs [npm]=npm [emoji-font]=fonts-noto-color-emoji [wrk]=wrk)
 fi
 
 has() {

@@ -21,12 +21,21 @@ class Clock:
         return self.now
 
 
+class Pool:
+    def __init__(self) -> None:
+        self.disconnects = 0
+
+    async def disconnect(self) -> None:
+        self.disconnects += 1
+
+
 class ScriptedClient:
     """Answers INCR from a script: an int, an exception to raise, or 'hang'."""
 
     def __init__(self, *answers: object) -> None:
         self.answers = list(answers)
         self.calls = 0
+        self.connection_pool = Pool()
 
     async def incr(self, key: str) -> int:
         self.calls += 1
@@ -64,6 +73,8 @@ def test_failure_skips_redis_during_the_backoff_then_retries() -> None:
     clock.now += 0.2
     assert run(views.increment) == 8
     assert views.available and client.calls == 2
+    # The failure dropped the pooled connections (dead after a Redis restart).
+    assert client.connection_pool.disconnects == 1
 
 
 def test_a_hanging_redis_costs_the_timeout_once() -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks and soak test of the native stack (make bench, make soak)."""
