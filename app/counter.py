@@ -1,8 +1,6 @@
 """The global view counter in Redis, with bounded latency when Redis is away."""
 
 import asyncio
-import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -11,9 +9,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from app.breaker import Breaker, BreakerOpen
 from app.settings import Settings
-
-log = logging.getLogger(__name__)
 
 # Everything a dead, frozen or unreachable Redis can raise through redis-py.
 REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
@@ -22,29 +19,18 @@ T = TypeVar("T")
 
 
 class ViewCounter:
-    """INCR of one key, skipped for a back-off period after a failure.
+    """INCR of one key; while Redis is away, the counter is simply absent.
 
-    Each operation is bounded by ``timeout``; after a failure the counter
-    reports itself unavailable for ``backoff`` seconds without touching
-    Redis, then tries again. State changes are logged once, not per request.
+    Each operation is bounded by `timeout`; after a failure Redis is skipped
+    for `backoff` seconds (see app.breaker) instead of paying the timeout on
+    every request.
     """
 
-    def __init__(
-        self,
-        client: Redis,
-        key: str,
-        timeout: float,
-        backoff: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, client: Redis, key: str, timeout: float, breaker: Breaker) -> None:
         self._client = client
         self._key = key
         self._timeout = timeout
-        self._backoff = backoff
-        self._clock = clock
-        self._retry_at = 0.0
-        self._down = False
-        self._probe_in_flight = False
+        self._breaker = breaker
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ViewCounter":
@@ -55,15 +41,16 @@ class ViewCounter:
             password=password,
             socket_timeout=settings.redis_timeout,
             socket_connect_timeout=settings.redis_timeout,
-            # No retries: the back-off below is the retry policy.
+            # No retries: the breaker's back-off is the retry policy.
             retry=Retry(NoBackoff(), retries=0),
             health_check_interval=0,
         )
-        return cls(client, settings.counter_key, settings.redis_timeout, settings.redis_backoff)
+        breaker = Breaker("Redis", settings.redis_backoff, "serving without views")
+        return cls(client, settings.counter_key, settings.redis_timeout, breaker)
 
     @property
     def available(self) -> bool:
-        return not self._down
+        return self._breaker.available
 
     async def increment(self) -> int | None:
         """The counter after one INCR, or None while Redis is unavailable."""
@@ -80,38 +67,14 @@ class ViewCounter:
         await self._client.aclose()
 
     async def _call(self, command: Callable[[], Awaitable[T]]) -> T | None:
-        probing = self._down
-        if probing:
-            # While down, one request at a time probes Redis once the back-off
-            # is over; the others go on without waiting for it.
-            if self._probe_in_flight or self._clock() < self._retry_at:
-                return None
-            self._probe_in_flight = True
         try:
-            result = await asyncio.wait_for(command(), self._timeout)
-        except REDIS_FAILURES as exc:
-            self._mark_down(exc)
+            return await self._breaker.call(
+                lambda: asyncio.wait_for(command(), self._timeout), REDIS_FAILURES
+            )
+        except BreakerOpen:
+            return None
+        except REDIS_FAILURES:
             # Drop every pooled connection: after a Redis restart they are all
             # dead, and reusing them one by one would fail once per back-off.
             await self._client.connection_pool.disconnect()
             return None
-        finally:
-            if probing:
-                self._probe_in_flight = False
-        self._mark_up()
-        return result
-
-    def _mark_down(self, exc: BaseException) -> None:
-        self._retry_at = self._clock() + self._backoff
-        if not self._down:
-            self._down = True
-            log.warning(
-                "Redis unavailable (%s); serving without views, retrying every %.1fs",
-                type(exc).__name__,
-                self._backoff,
-            )
-
-    def _mark_up(self) -> None:
-        if self._down:
-            self._down = False
-            log.info("Redis available again; views are counted")

@@ -8,11 +8,17 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from app.breaker import Breaker, BreakerOpen
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 STUDENTS_QUERY = "SELECT id, nom, promo FROM students ORDER BY id"
+# A failed connection attempt is retried with a doubling delay (1 s, 2 s, 4 s…)
+# until this timeout, then dropped; the next request starts a fresh attempt at
+# once. Without the cap, a long outage would leave a 30 s+ wait between
+# attempts, and the API would come back that long after the database.
+RECONNECT_TIMEOUT_S = 3.0
 
 
 class DatabaseUnavailable(Exception):
@@ -37,19 +43,21 @@ class StudentStore:
     """Reads students through a pool that connects in the background.
 
     The pool is opened without waiting, so the API starts while the database
-    is still down, and it replaces broken connections by itself.
+    is still down, and it replaces broken connections by itself. While the
+    database is down, requests fail fast (503) instead of each waiting for a
+    connection; one request per back-off period probes it (app.breaker).
     """
 
     def __init__(self, settings: Settings) -> None:
         self._acquire_timeout = settings.db_acquire_timeout
+        self._breaker = Breaker("PostgreSQL", settings.db_backoff, "answering 503")
         self._pool = AsyncConnectionPool(
             conninfo(settings),
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
             open=False,
             kwargs={"autocommit": True, "row_factory": dict_row},
-            # Keep trying for as long as the database is away.
-            reconnect_timeout=float("inf"),
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
             name="students",
         )
 
@@ -70,6 +78,12 @@ class StudentStore:
         return True
 
     async def _fetch_all(self, query: str) -> list[dict[str, Any]]:
+        try:
+            return await self._breaker.call(lambda: self._query(query), (DatabaseUnavailable,))
+        except BreakerOpen as exc:
+            raise DatabaseUnavailable("database down, waiting for it to come back") from exc
+
+    async def _query(self, query: str) -> list[dict[str, Any]]:
         try:
             async with self._pool.connection(timeout=self._acquire_timeout) as conn:
                 cursor = await conn.execute(query)

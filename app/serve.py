@@ -14,6 +14,9 @@ def logging_config() -> dict[str, Any]:
     and the database) at INFO, in every worker process."""
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["app"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # The pool logs every failed connection attempt; app.breaker logs the
+    # database going down and coming back, once each.
+    config["loggers"]["psycopg.pool"] = {"handlers": ["default"], "level": "ERROR", "propagate": False}
     return config
 
 

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     db_acquire_timeout: float = Field(default=1.0, gt=0)
     db_connect_timeout: int = Field(default=2, ge=1)
     db_statement_timeout_ms: int = Field(default=2000, ge=1)
+    # After a failure, answer 503 at once for this long, then probe again.
+    db_backoff: float = Field(default=0.5, gt=0)
 
     # Redis (the view counter)
     redis_host: str = "redis"

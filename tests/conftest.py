@@ -22,3 +22,9 @@ def artifacts_dir() -> Path:
     path = ARTIFACTS / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests last, whatever the paths given: they are the slowest,
+    and Playwright keeps an event loop running in the main thread."""
+    items.sort(key=lambda item: "tests/e2e/" in str(item.path))

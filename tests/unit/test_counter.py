@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from app.breaker import Breaker
 from app.counter import ViewCounter
 
 
@@ -49,7 +50,8 @@ class ScriptedClient:
 
 
 def counter(client: ScriptedClient, clock: Clock) -> ViewCounter:
-    return ViewCounter(client, "views", timeout=0.05, backoff=2.0, clock=clock)  # type: ignore[arg-type]
+    breaker = Breaker("Redis", backoff=2.0, consequence="serving without views", clock=clock)
+    return ViewCounter(client, "views", timeout=0.05, breaker=breaker)  # type: ignore[arg-type]
 
 
 def run(coro: Callable[[], Awaitable[object]]) -> object:
@@ -111,7 +113,7 @@ def test_state_changes_are_logged_once(caplog: pytest.LogCaptureFixture) -> None
     errors = [RedisConnectionError("down")] * 3
     client, clock = ScriptedClient(*errors, 9, 10), Clock()
     views = counter(client, clock)
-    with caplog.at_level(logging.INFO, logger="app.counter"):
+    with caplog.at_level(logging.INFO, logger="app.breaker"):
         for _ in range(3):
             run(views.increment)
             clock.now += 2.5
