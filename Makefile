@@ -22,7 +22,7 @@ CONNECTIONS ?= 16
 DURATION ?= 10
 SOAK_SECONDS ?= 300
 
-.PHONY: help up down ps logs stop start psql clean test lint bench soak deps deps-test requirements
+.PHONY: help up down ps logs stop start kill pause unpause psql clean test lint bench soak deps deps-test requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,15 @@ stop: ## stop one service: make stop SERVICE=redis
 start: ## start one service: make start SERVICE=redis
 	$(require_service)
 	$(COMPOSE) start $(SERVICE)
+kill: ## crash one service (SIGKILL): make kill SERVICE=api
+	$(require_service)
+	$(COMPOSE) kill -s SIGKILL $(SERVICE)
+pause: ## freeze one service (connections hang): make pause SERVICE=redis
+	$(require_service)
+	$(COMPOSE) pause $(SERVICE)
+unpause: ## resume a frozen service
+	$(require_service)
+	$(COMPOSE) unpause $(SERVICE)
 psql: ## psql on the stack's database (reads SQL from stdin when piped)
 	@tty=; [ -t 0 ] || tty=-T; $(COMPOSE) exec $$tty db sh -c 'exec psql -v ON_ERROR_STOP=1 -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
 clean: ## remove the containers and the data (asks, unless CI=true)
@@ -74,6 +83,15 @@ stop:
 start: deps
 	$(require_service)
 	@$(NATIVE) start $(SERVICE)
+kill:
+	$(require_service)
+	@$(NATIVE) kill $(SERVICE)
+pause:
+	$(require_service)
+	@$(NATIVE) pause $(SERVICE)
+unpause:
+	$(require_service)
+	@$(NATIVE) unpause $(SERVICE)
 psql:
 	@$(NATIVE) psql
 clean:

@@ -33,12 +33,12 @@ def measure(stack: NativeStack, connections: int, duration: int) -> dict[str, Wr
         results["b"] = run_wrk(API, connections, duration)
     finally:
         stack.start("redis")
-    stack.redis.pause()
+    stack.freeze("redis", frozen=True)
     try:
         run_wrk(API, connections, 1)
         results["c"] = run_wrk(API, connections, duration)
     finally:
-        stack.redis.resume()
+        stack.freeze("redis", frozen=False)
     return results
 
 

@@ -68,7 +68,7 @@ def in_flight_bound(events: list[Event], clients: int) -> int:
 
 def report(samples: list[Sample], counter_delta: int, seconds: int, clients: int, bound: int) -> str:
     statuses = Counter(s.status for s in samples)
-    with_views = sum(1 for s in samples if s.status == 200 and s.views)
+    with_views = sum(1 for s in samples if s.status == 200 and s.views is not None)
     gap = counter_delta - with_views
     verdict = "consistent" if 0 <= gap <= bound else "INCONSISTENT"
     lines = [
@@ -135,7 +135,7 @@ def main() -> int:
     print(text)
     print(f"written: {args.output / 'soak.md'}, {args.output / 'soak.png'}")
     unexpected = sum(1 for s in samples if s.status not in (200, 503))
-    gap = delta - sum(1 for s in samples if s.status == 200 and s.views)
+    gap = delta - sum(1 for s in samples if s.status == 200 and s.views is not None)
     return 0 if unexpected == 0 and 0 <= gap <= bound else 1
 
 

@@ -1,6 +1,7 @@
 """Latency of every request over time, and its chart across an outage."""
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -8,13 +9,15 @@ from pathlib import Path
 
 import httpx
 
+_VIEWS = re.compile(rb'"views":(\d+)')
+
 
 @dataclass(frozen=True)
 class Sample:
     at_s: float  # since the start of the run
     latency_ms: float
     status: int  # 0: no answer (connection error or timeout)
-    views: bool  # the answer carried the counter
+    views: int | None  # the counter the answer carried, if any
 
 
 Event = tuple[float, str, Callable[[], Awaitable[None]]]
@@ -31,9 +34,11 @@ async def record(url: str, duration_s: float, clients: int, events: list[Event])
             sent = time.perf_counter()
             try:
                 response = await http.get(url)
-                status, views = response.status_code, b'"views"' in response.content
+                status = response.status_code
+                found = _VIEWS.search(response.content)
+                views = int(found.group(1)) if found else None
             except httpx.HTTPError:
-                status, views = 0, False
+                status, views = 0, None
             done = time.perf_counter()
             samples.append(Sample(sent - start, (done - sent) * 1000, status, views))
 
@@ -55,8 +60,8 @@ def chart(samples: list[Sample], events: list[tuple[float, str]], title: str, pa
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(10, 4.5), dpi=110)
-    with_views = [s for s in samples if s.status == 200 and s.views]
-    without = [s for s in samples if s.status == 200 and not s.views]
+    with_views = [s for s in samples if s.status == 200 and s.views is not None]
+    without = [s for s in samples if s.status == 200 and s.views is None]
     failed = [s for s in samples if s.status != 200]
     for group, color, label in (
         (with_views, "tab:blue", "200 with views"),

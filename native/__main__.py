@@ -1,4 +1,4 @@
-"""CLI of the native stack: python -m native up|down|ps|logs|start|stop|psql|clean."""
+"""CLI of the native stack: python -m native up|down|ps|logs|start|stop|kill|psql|clean."""
 
 import argparse
 import os
@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     logs.add_argument("service", nargs="?")
     for name in ("start", "stop"):
         sub.add_parser(name, help=f"{name} one service").add_argument("service")
+    sub.add_parser("kill", help="SIGKILL one service's main process (a crash)").add_argument("service")
+    sub.add_parser("pause", help="freeze one service (SIGSTOP)").add_argument("service")
+    sub.add_parser("unpause", help="resume a frozen service (SIGCONT)").add_argument("service")
     sub.add_parser("psql", help="psql on the stack's database (reads SQL from stdin when piped)")
     clean = sub.add_parser("clean", help="stop everything and delete the data")
     clean.add_argument("--yes", action="store_true", help="do not ask (implied by CI=true)")
@@ -52,6 +55,10 @@ def _run(stack: NativeStack, args: argparse.Namespace) -> int:
         stack.start(args.service)
     elif args.command == "stop":
         stack.stop(args.service)
+    elif args.command == "kill":
+        stack.kill(args.service)
+    elif args.command in ("pause", "unpause"):
+        stack.freeze(args.service, frozen=args.command == "pause")
     elif args.command == "psql":
         return _psql(stack)
     elif args.command == "clean":

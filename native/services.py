@@ -8,7 +8,6 @@ reads redis/redis.conf; the edge renders nginx/default.conf.template.
 import glob
 import os
 import shutil
-import signal
 import socket
 import urllib.request
 from pathlib import Path
@@ -169,6 +168,11 @@ class Postgres(Service):
             return
         if not self.initialised():
             self.init()
+        # After a crash (SIGKILL) the lock files name a dead postmaster, or a
+        # zombie not yet reaped, which PostgreSQL would take for a live one.
+        socket_lock = self.config.run_dir / f".s.PGSQL.{self.config.db_port}.lock"
+        for lock in (self.pid_file, socket_lock):
+            lock.unlink(missing_ok=True)
         self._pg_ctl("-w", "-t", "60", "start")
 
     def stop(self) -> None:
@@ -241,17 +245,6 @@ class Redis(Service):
             return False
         return result.stdout.strip() == "PONG"
 
-    def pause(self) -> None:
-        """Freeze Redis (SIGSTOP): connections hang instead of failing."""
-        pid = self.pid()
-        if pid:
-            os.kill(pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        pid = self.pid()
-        if pid:
-            os.kill(pid, signal.SIGCONT)
-
 
 class Api(Service):
     name = "api"
@@ -274,7 +267,14 @@ class Api(Service):
     def start(self) -> None:
         if self.running():
             return
-        self._spawn([str(PYTHON), "-m", "app.serve"], env=self._environment())
+        # Supervised: restarted when it dies, like the container's restart policy.
+        serve = [str(PYTHON), "-m", "app.serve"]
+        self._spawn([str(PYTHON), "-m", "native.supervise", "--", *serve], env=self._environment())
+
+    def server_pid(self) -> int | None:
+        """The API server itself (the supervisor's child)."""
+        supervisor = self.pid()
+        return None if supervisor is None else child_pid(supervisor)
 
     def ready(self) -> bool:
         return _http_ok(f"http://127.0.0.1:{self.config.api_port}/healthz")
@@ -303,6 +303,14 @@ class Proxy(Service):
 
     def ready(self) -> bool:
         return _http_ok(f"http://127.0.0.1:{EDGE_PAGE_PORT}/healthz") and port_open(EDGE_API_PORT)
+
+
+def child_pid(parent: int) -> int | None:
+    try:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
 
 
 def _http_ok(url: str) -> bool:

@@ -1,6 +1,8 @@
 """The native stack as a whole: start order, health, teardown."""
 
+import os
 import shutil
+import signal
 from pathlib import Path
 
 from app.init_secrets import ensure_secrets
@@ -48,11 +50,30 @@ class NativeStack:
     def up(self, timeout: float = 60) -> None:
         self.prepare()
         self._check_edge_ports_free()
-        self.start("db", timeout)
-        self.start("redis", timeout)
-        self.api.migrate()  # every up, once the db answers over TCP
+        self.start_data_layer(timeout)
         self.start("api", timeout)
         self.start("proxy", timeout)
+
+    def start_data_layer(self, timeout: float = 60) -> None:
+        """db (first start plays the init scripts), redis, then the migrate
+        step, only once the db answers over TCP (compose: service_healthy)."""
+        self.start("db", timeout)
+        self.start("redis", timeout)
+        self.api.migrate()
+
+    def freeze(self, name: str, frozen: bool) -> None:
+        """SIGSTOP/SIGCONT (compose pause/unpause): connections hang, not fail."""
+        pid = self.service(name).pid()
+        if pid is None:
+            raise StartError(f"{name} is not running")
+        os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the service's main process: a crash, not a stop."""
+        pid = self.api.server_pid() if name == "api" else self.service(name).pid()
+        if pid is None:
+            raise StartError(f"{name} is not running")
+        os.kill(pid, signal.SIGKILL)
 
     def start(self, name: str, timeout: float = 60) -> None:
         service = self.service(name)

@@ -68,6 +68,16 @@ class StackDriver:
     def start(self, service: str) -> None:
         self.make("start", f"SERVICE={service}")
 
+    def kill(self, service: str) -> None:
+        """A crash: SIGKILL of the service's main process."""
+        self.make("kill", f"SERVICE={service}")
+
+    def pause(self, service: str) -> None:
+        self.make("pause", f"SERVICE={service}")
+
+    def unpause(self, service: str) -> None:
+        self.make("unpause", f"SERVICE={service}")
+
     def psql(self, query: str) -> str:
         """SQL piped into `make psql`, as a user would; returns psql's output."""
         return self.make("psql", stdin=query)

@@ -1,6 +1,8 @@
 """First-start init and the migration step, on real PostgreSQL servers."""
 
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -108,3 +110,41 @@ def test_students_constraints_reject_bad_rows(stack: NativeStack) -> None:
             sql(settings, "INSERT INTO students (nom, promo) VALUES (%s, %s)", (nom, promo))
     with pytest.raises(psycopg.errors.UniqueViolation):
         sql(settings, "INSERT INTO students (nom, promo) VALUES ('Lucas Bernard', 'M2 Informatique')")
+
+
+def test_migrate_never_runs_while_the_init_scripts_play(tmp_path: Path) -> None:
+    """A slow init script: the TCP readiness check (what compose's healthcheck
+    and the native runner wait on) stays red until init is over, so the
+    migrate step only ever runs after the last script."""
+    scripts = tmp_path / "sqlfiles"
+    scripts.mkdir()
+    for script in (REPO_ROOT / "sqlfiles").glob("*.sql"):
+        shutil.copy(script, scripts)
+    (scripts / "migration-v003-slow.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS play_log (played_at timestamptz NOT NULL);\n"
+        "SELECT pg_sleep(CASE WHEN EXISTS (SELECT 1 FROM play_log) THEN 0 ELSE 3 END);\n"
+        "INSERT INTO play_log VALUES (clock_timestamp());\n"
+    )
+    stack = NativeStack(native_config(tmp_path / "state", sql_dir=scripts))
+    stack.prepare()
+    seen_ready_during_init = []
+
+    def watch() -> None:
+        while not stack.db.initialised():
+            time.sleep(0.05)
+        while not (stack.config.pgdata / "postmaster.pid").exists() or not stack.db.ready():
+            seen_ready_during_init.append(stack.db.ready())
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        stack.start_data_layer()
+        watcher.join(timeout=5)
+        settings = app_settings(stack.config)
+        plays = [row[0] for row in sql(settings, "SELECT played_at FROM play_log ORDER BY played_at")]
+        # Once by init (after its 3 s sleep), once by migrate, strictly later.
+        assert len(plays) == 2 and plays[1] > plays[0]
+        assert seen_ready_during_init and not any(seen_ready_during_init)
+    finally:
+        stack.down()
