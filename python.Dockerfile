@@ -2,8 +2,9 @@
 # The API image; also runs the one-shot `migrate` and `secrets` services.
 
 # Slim Debian image of a supported Python, pinned to the patch release
-# (docker-library/python versions.json: 3.13.14, slim-trixie).
-FROM python:3.13.14-slim-trixie
+# (docker-library/python versions.json: 3.13.14, slim-trixie), and by digest
+# so a rebuilt tag cannot change it unseen.
+FROM python:3.13.14-slim-trixie@sha256:6771159cd4fa5d9bba1258caf0b82e6b73458c694d178ad97c5e925c2d0e1a91
 
 # No .pyc written at run time (code is read-only), logs unbuffered.
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.e2e.driver import StackDriver
+from tests.e2e.secrets_check import assert_no_secret_in_logs
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -43,9 +44,11 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def start_stack(state_dir: Path) -> Iterator[StackDriver]:
+    """A stack for a test module; afterwards, its logs are checked for secrets."""
     driver = StackDriver(state_dir)
     driver.up()
     try:
         yield driver
     finally:
         driver.down()
+    assert_no_secret_in_logs(state_dir)

@@ -2,6 +2,9 @@
 
 import json
 import os
+import socket
+import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -99,3 +102,82 @@ def test_no_process_of_the_stack_runs_as_root(stack: StackDriver) -> None:
     assert len(tree) > len(roots)  # workers were found
     offenders = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in tree if processes[pid][0] == 0}
     assert offenders == {}
+
+
+def raw_exchange(port: int, request: bytes, wait_s: float = 8.0) -> bytes:
+    """Send bytes as they are (no client-side normalisation); all that comes back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as sock:
+        sock.sendall(request)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pass
+    return received
+
+
+def status_of(answer: bytes) -> int | None:
+    """The HTTP status, or None for a connection closed without an answer."""
+    if not answer:
+        return None
+    return int(answer.split(b" ", 2)[1])
+
+
+LEAKS = (b"root:x:0:0", b"[core]", b"POSTGRES", b"PASSWORD", b"import ", b"Traceback")
+
+HOSTILE_REQUESTS = {
+    "traversal": b"GET /../../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "encoded traversal": b"GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "encoded slashes": b"GET /..%2f..%2fetc%2fpasswd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "hidden git": b"GET /.git/config HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "hidden env": b"GET /.env HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "null byte": b"GET /index.html%00.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "huge header": b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\nConnection: close\r\n\r\n",
+    "huge body": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\nConnection: close\r\n\r\n"
+    + b"a" * 65536,
+    "unknown method": b"FOO / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "trace": b"TRACE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "garbage": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("port", [8080, 8000])
+@pytest.mark.parametrize("kind", list(HOSTILE_REQUESTS))
+def test_hostile_requests_get_a_4xx_or_a_closed_connection(stack: StackDriver, port: int, kind: str) -> None:
+    answer = raw_exchange(port, HOSTILE_REQUESTS[kind])
+    status = status_of(answer)
+    assert status is None or 400 <= status < 500, f"{kind} on {port}: {answer[:200]!r}"
+    assert not any(leak in answer for leak in LEAKS), f"{kind} on {port}: {answer[:500]!r}"
+
+
+@pytest.mark.parametrize("port", [8080, 8000])
+def test_a_slow_client_is_cut_off(stack: StackDriver, port: int) -> None:
+    started = time.monotonic()
+    answer = raw_exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n", wait_s=15)  # never ends its headers
+    assert time.monotonic() - started < 12  # client_header_timeout 5s, not the 60s default
+    assert status_of(answer) in (None, 408)
+
+
+def test_no_generated_input_makes_the_api_fail(stack: StackDriver, tmp_path: Path) -> None:
+    """Schemathesis generates requests from the API's own OpenAPI document
+    (valid and invalid, unexpected methods included): none may get a 5xx."""
+    result = subprocess.run(
+        [
+            str(REPO_ROOT / ".venv" / "bin" / "schemathesis"),
+            "run",
+            API_URL + "openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "30",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "No issues found" in result.stdout or "passed" in result.stdout, result.stdout[-2000:]

@@ -93,15 +93,43 @@ def test_startup_order_waits_on_conditions() -> None:
 
 
 @pytest.mark.parametrize("name", [*LONG_RUNNING, *ONE_SHOTS])
-def test_images_are_pinned(name: str) -> None:
+def test_images_are_pinned_by_digest_with_the_readable_tag(name: str) -> None:
     image = services()[name]["image"]
-    repository, _, tag = image.rpartition(":")
-    assert repository and re.fullmatch(r"\d+\.\d+(\.\d+)?(-[a-z0-9.-]+)?", tag), image
+    if "build" in services()[name]:
+        # Built here: its base image is pinned in python.Dockerfile.
+        assert re.fullmatch(r"[a-z/-]+:\d+\.\d+\.\d+", image), image
+        return
+    match = re.fullmatch(r"([a-z/-]+):([0-9][a-z0-9.-]*)@sha256:([0-9a-f]{64})", image)
+    assert match, image
+    assert re.fullmatch(r"\d+\.\d+(\.\d+)?(-[a-z0-9.-]+)?", match.group(2)), image
+
+
+@pytest.mark.parametrize("name", [*LONG_RUNNING, *ONE_SHOTS])
+def test_every_container_is_locked_down(name: str) -> None:
+    service = services()[name]
+    assert service["cap_drop"] == ["ALL"]
+    assert "cap_add" not in service
+    assert service["security_opt"] == ["no-new-privileges:true"]
+    assert service["read_only"] is True
+    assert not service.get("privileged", False)
+    limits = service["deploy"]["resources"]["limits"]
+    assert float(limits["cpus"]) > 0 and limits["memory"] and int(limits["pids"]) > 0
+
+
+def test_writable_paths_are_the_ones_each_image_needs() -> None:
+    assert services()["proxy"]["tmpfs"] == ["/tmp", "/etc/nginx/conf.d"]
+    assert services()["db"]["tmpfs"] == ["/var/run/postgresql", "/tmp"]
+    assert services()["api"]["tmpfs"] == ["/tmp"]
+
+
+def test_no_docker_socket_is_mounted() -> None:
+    for name in services():
+        assert not any("docker.sock" in source for source, _ in volume_mounts(name).values()), name
 
 
 def test_named_volumes_at_the_paths_of_the_pinned_versions() -> None:
     assert set(compose()["volumes"]) == {"db-data", "redis-data", "secrets"}
-    db_tag = services()["db"]["image"].split(":")[1]
+    db_tag = services()["db"]["image"].split("@")[0].split(":")[1]
     major = int(db_tag.split(".")[0])
     # 18 moved PGDATA under /var/lib/postgresql/18/docker and the VOLUME up.
     expected_db_path = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"

@@ -13,7 +13,7 @@ def arguments(keyword: str) -> list[str]:
 
 def test_base_is_a_pinned_slim_supported_python() -> None:
     (base,) = arguments("FROM")  # one stage: nothing to leave behind
-    match = re.fullmatch(r"python:3\.(\d+)\.\d+-slim-(bookworm|trixie)", base)
+    match = re.fullmatch(r"python:3\.(\d+)\.\d+-slim-(bookworm|trixie)@sha256:[0-9a-f]{64}", base)
     assert match, base
     assert int(match.group(1)) >= 11  # 3.9 of the POC is end of life
 
