@@ -22,7 +22,7 @@ CONNECTIONS ?= 16
 DURATION ?= 10
 SOAK_SECONDS ?= 300
 
-.PHONY: help up down ps logs stop start kill pause unpause psql clean test lint bench soak deps deps-test requirements
+.PHONY: help up down ps logs stop start kill pause unpause psql clean test test-docker lint bench soak deps deps-test requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,7 +56,11 @@ start: ## start one service: make start SERVICE=redis
 	$(COMPOSE) start $(SERVICE)
 kill: ## crash one service (SIGKILL): make kill SERVICE=api
 	$(require_service)
-	$(COMPOSE) kill -s SIGKILL $(SERVICE)
+	@# Not `docker compose kill`: Docker counts any `docker kill` as a manual
+	@# stop and then never applies the restart policy (moby/moby#53415). A
+	@# crash is the main process dying: SIGKILL it from the host.
+	@pid=$$(docker inspect -f '{{.State.Pid}}' $$($(COMPOSE) ps -q $(SERVICE))); \
+	  if [ "$$(id -u)" -eq 0 ]; then kill -KILL $$pid; else sudo kill -KILL $$pid; fi
 pause: ## freeze one service (connections hang): make pause SERVICE=redis
 	$(require_service)
 	$(COMPOSE) pause $(SERVICE)
@@ -111,6 +115,11 @@ lint: deps-test ## static checks only (ruff, mypy, dclint, schema, hadolint, pol
 test: deps-test ## everything: lint, unit, integration, end-to-end (native stack)
 	$(code_checks)
 	.venv/bin/pytest $(PYTEST_ARGS)
+
+test-docker: ## the end-to-end suite against the real containers (needs a Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "make test-docker needs a Docker engine" >&2; exit 1; }
+	@native/install.sh --docker
+	E2E_MODE=docker .venv/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 bench: deps-test ## wrk through the edge of a fresh native stack; writes docs/benchmarks.md
 	$(PYTHON) -m bench.run --connections $(CONNECTIONS) --duration $(DURATION)

@@ -3,19 +3,24 @@
 # Debian packages when a command is missing, then the project's venv and tools.
 # Idempotent and quiet when everything is already there.
 #   native/install.sh            runtime: postgresql, redis-server, nginx, venv
-#   native/install.sh --test     + chromium, emoji font, node/npm, dev tools
+#   native/install.sh --test     + chromium, emoji font, node/npm, wrk, dev tools
+#   native/install.sh --docker   only the venv with the dev tools: the stack runs
+#                                in Docker, the browser is $CHROMIUM (make test-docker)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-with_test=false
-[ "${1:-}" = "--test" ] && with_test=true
+with_test=false native=true
+case "${1:-}" in
+  --test) with_test=true ;;
+  --docker) with_test=true native=false ;;
+esac
 
 # command -> Debian package that provides it
-declare -A packages=(
-  [initdb]=postgresql [redis-server]=redis-server [nginx]=nginx
-  [python3]=python3 [venv]=python3-venv
-)
-if $with_test; then
+declare -A packages=([python3]=python3 [venv]=python3-venv)
+if $native; then
+  packages+=([initdb]=postgresql [redis-server]=redis-server [nginx]=nginx)
+fi
+if $with_test && $native; then
   packages+=([chromium]=chromium [node]=nodejs [npm]=npm [emoji-font]=fonts-noto-color-emoji [wrk]=wrk)
 fi
 
@@ -57,6 +62,6 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 
-if $with_test && [ ! -x tools/node_modules/.bin/dclint ]; then
+if $with_test && $native && [ ! -x tools/node_modules/.bin/dclint ]; then
   npm ci --prefix tools --no-audit --no-fund --loglevel=error
 fi

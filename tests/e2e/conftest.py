@@ -1,15 +1,17 @@
 """Headless Chromium (Debian's) driven by Playwright, on the real page."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.driver import StackDriver
+from tests.e2e.driver import E2E_MODE, StackDriver
 from tests.e2e.secrets_check import assert_no_secret_in_logs
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium; another Chromium-based browser with CHROMIUM=/path (CI runners).
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -44,11 +46,17 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def start_stack(state_dir: Path) -> Iterator[StackDriver]:
-    """A stack for a test module; afterwards, its logs are checked for secrets."""
-    driver = StackDriver(state_dir)
+    """A fresh stack for a test module; afterwards, its logs are checked for
+    secrets and its data is dropped."""
+    driver = StackDriver(state_dir, mode=E2E_MODE)
     driver.up()
     try:
         yield driver
     finally:
-        driver.down()
-    assert_no_secret_in_logs(state_dir)
+        logs, secrets = driver.logs(), driver.secrets()
+        driver.clean()
+    assert_no_secret_in_logs(logs, secrets)
+
+
+native_only = pytest.mark.skipif(E2E_MODE != "native", reason="reads the native runner's processes and files")
+docker_only = pytest.mark.skipif(E2E_MODE != "docker", reason="inspects the containers (make test-docker)")

@@ -1,7 +1,8 @@
 """How the end-to-end suite drives the stack: through the Makefile, as a user would.
 
-The suite only ever calls up/down/stop/start; MODE=native runs the local
-processes (native/), and the same targets drive Docker Compose (MODE=docker).
+The one switch between the native run and the containers: E2E_MODE (native by
+default, docker for `make test-docker`) is passed as MODE to the same make
+targets (up, down, stop, start, kill, pause, psql, clean).
 """
 
 import os
@@ -12,6 +13,7 @@ from pathlib import Path
 from native.config import NativeConfig
 from tests.conftest import REPO_ROOT, free_port
 
+E2E_MODE = os.environ.get("E2E_MODE", "native")
 PAGE_URL = "http://localhost:8080/"
 API_URL = "http://localhost:8000/"
 
@@ -31,7 +33,13 @@ class StackDriver:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "MODE": self.mode, "NATIVE_STATE_DIR": str(self.state_dir), **self.ports}
+        return {
+            **os.environ,
+            "MODE": self.mode,
+            "CI": "true",  # make clean asks nothing
+            "NATIVE_STATE_DIR": str(self.state_dir),
+            **self.ports,
+        }
 
     @property
     def native_config(self) -> NativeConfig:
@@ -77,6 +85,31 @@ class StackDriver:
 
     def unpause(self, service: str) -> None:
         self.make("unpause", f"SERVICE={service}")
+
+    def clean(self) -> None:
+        """Stop and drop the data (native: the state dir; docker: the volumes)."""
+        self.make("clean")
+
+    def logs(self) -> bytes:
+        if self.mode == "docker":
+            return subprocess.run(
+                ["docker", "compose", "logs", "--no-color"], cwd=REPO_ROOT, capture_output=True, check=True
+            ).stdout
+        return b"".join(path.read_bytes() for path in sorted(self.state_dir.rglob("*.log")))
+
+    def secrets(self) -> list[bytes]:
+        names = ("db_password", "redis_password")
+        if self.mode == "docker":
+            return [
+                subprocess.run(
+                    ["docker", "compose", "exec", "-T", "api", "cat", f"/run/dashboard-secrets/{name}"],
+                    cwd=REPO_ROOT,
+                    capture_output=True,
+                    check=True,
+                ).stdout.strip()
+                for name in names
+            ]
+        return [(self.state_dir / "secrets" / name).read_bytes().strip() for name in names]
 
     def psql(self, query: str) -> str:
         """SQL piped into `make psql`, as a user would; returns psql's output."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import native_only, start_stack
 from tests.e2e.driver import API_URL, PAGE_URL, StackDriver
 
 
@@ -74,6 +74,7 @@ def test_api_down_the_edge_answers_503_json_at_once(stack: StackDriver) -> None:
     assert fetch(API_URL)[0] == 200
 
 
+@native_only
 def test_make_ps_reports_every_service_healthy(stack: StackDriver) -> None:
     rows = [line.split() for line in stack.make("ps").splitlines()[1:]]
     assert {row[0]: row[1] for row in rows} == dict.fromkeys(("db", "redis", "api", "proxy"), "healthy")
@@ -85,6 +86,7 @@ def _uid_and_parent(pid: int) -> tuple[int, int]:
     return int(fields["Uid"][1]), int(fields["PPid"][0])
 
 
+@native_only
 def test_no_process_of_the_stack_runs_as_root(stack: StackDriver) -> None:
     roots = {int(row.split()[2]) for row in stack.make("ps").splitlines()[1:]}
     processes = {}

@@ -8,6 +8,7 @@ from playwright.sync_api import Page
 
 from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import native_only
 from tests.e2e.dashboard import numeric_views, open_dashboard
 from tests.e2e.driver import StackDriver
 
@@ -32,6 +33,7 @@ def make_poc_database(driver: StackDriver, tmp_path: Path) -> None:
         poc.down()
 
 
+@native_only  # builds the POC's data directory with the native runner
 def test_poc_volume_is_upgraded_by_make_up(tmp_path: Path, page: Page) -> None:
     driver = StackDriver(tmp_path / "state")
     make_poc_database(driver, tmp_path)

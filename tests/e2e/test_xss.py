@@ -30,6 +30,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackDriver]:
 
 
 def wait_for_all_cards(page: Page) -> None:
+    """The 10 seeded students and the 2 hostile ones."""
     expect(page.locator(".card")).to_have_count(12, timeout=POLL_TIMEOUT_MS)
 
 

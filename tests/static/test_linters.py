@@ -1,5 +1,6 @@
 """The linters the repository commits to, run on the files they check."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -49,3 +50,26 @@ def test_the_template_rendered_as_in_the_container_is_valid_nginx(tmp_path: Path
     )
     result = run("nginx", "-t", "-q", "-p", tmp_path, "-c", tmp_path / "nginx.conf", "-e", "stderr")
     assert result.returncode == 0, result.stderr
+
+
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "ci.yml"
+
+
+def test_workflow_matches_the_github_schema() -> None:
+    result = run(VENV_BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflow_actions_are_pinned_by_commit_sha() -> None:
+    uses = re.findall(r"uses:\s*(\S+)", WORKFLOW.read_text())
+    assert uses
+    for action in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
+
+
+def test_workflow_runs_the_native_suite_then_the_containers() -> None:
+    text = WORKFLOW.read_text()
+    assert "run: make test\n" in text
+    assert "docker compose up -d --build --wait" in text
+    assert "run: make test-docker" in text
+    assert "permissions:\n  contents: read" in text
