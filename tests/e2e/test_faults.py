@@ -148,7 +148,8 @@ def test_api_crash_the_edge_answers_fast_and_the_api_comes_back(stack: StackDriv
         stack.kill("api")
         marks["killed"] = time.perf_counter() - start
 
-    samples = load(6.0, events=[(1.0, crash)], clients=4)
+    # 8 s: the supervisor waits 1 s, then uvicorn starts its workers.
+    samples = load(8.0, events=[(1.0, crash)], clients=4)
     during = [s for s in samples if s.at_s > marks["killed"] and s.status != 200]
     assert during, "the crash was not seen"
     assert {s.status for s in during} <= {502, 503}
