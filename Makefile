@@ -51,9 +51,9 @@ logs: ## logs (SERVICE=... for one)
 stop: ## stop one service: make stop SERVICE=redis
 	$(require_service)
 	$(COMPOSE) stop $(SERVICE)
-start: ## start one service: make start SERVICE=redis
+start: ## start one service, return once healthy: make start SERVICE=redis
 	$(require_service)
-	$(COMPOSE) start $(SERVICE)
+	$(COMPOSE) up -d --wait --no-deps $(SERVICE)
 kill: ## crash one service (SIGKILL): make kill SERVICE=api
 	$(require_service)
 	@# Not `docker compose kill`: Docker counts any `docker kill` as a manual
