@@ -1,6 +1,5 @@
 """The PostgreSQL pool's lifecycle and the students query."""
 
-import logging
 from typing import Any
 
 import psycopg
@@ -10,8 +9,6 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from app.breaker import Breaker, BreakerOpen
 from app.settings import Settings
-
-log = logging.getLogger(__name__)
 
 STUDENTS_QUERY = "SELECT id, nom, promo FROM students ORDER BY id"
 # A failed connection attempt is retried with a doubling delay (1 s, 2 s, 4 s…)

@@ -4,7 +4,6 @@ Run with ``uvicorn app.main:create_app --factory``: nothing connects at import.
 """
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -17,8 +16,6 @@ from fastapi.responses import JSONResponse, Response
 from app.counter import ViewCounter
 from app.db import DatabaseUnavailable, StudentStore
 from app.settings import Settings, get_settings
-
-log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = "2"  # the page polls every 2 s
 
@@ -75,10 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         increment = asyncio.ensure_future(counter.increment())
         try:
             students = await store.fetch_students()
-        except DatabaseUnavailable as exc:
+        except DatabaseUnavailable:
+            # Logged once by the breaker when the database goes down, not per request.
             if await increment is not None:
                 await counter.decrement()  # this view was not served
-            log.warning("GET / answered 503: %s", exc)
             return _unavailable("database unavailable")
         except BaseException:
             increment.cancel()
