@@ -17,6 +17,7 @@ from pathlib import Path
 
 from redis import Redis
 
+from app.settings import Settings
 from bench.timeline import Event, Sample, chart, record
 from native.config import EDGE_API_PORT, REPO_ROOT, NativeConfig
 from native.stack import NativeStack
@@ -97,7 +98,7 @@ def report(samples: list[Sample], counter_delta: int, seconds: int, clients: int
 def counter_value(config: NativeConfig) -> int:
     password = (config.secrets_dir / "redis_password").read_text().strip()
     with Redis(port=config.redis_port, password=password, socket_timeout=5) as client:
-        return int(client.get("dashboard:views") or 0)
+        return int(client.get(Settings.model_fields["counter_key"].default) or 0)
 
 
 def main() -> int:

@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.init_secrets import DB_SECRET, REDIS_SECRET
 from native.config import NativeConfig
 from tests.conftest import REPO_ROOT, free_port
 
@@ -98,7 +99,7 @@ class StackDriver:
         return b"".join(path.read_bytes() for path in sorted(self.state_dir.rglob("*.log")))
 
     def secrets(self) -> list[bytes]:
-        names = ("db_password", "redis_password")
+        names = (DB_SECRET, REDIS_SECRET)
         if self.mode == "docker":
             return [
                 subprocess.run(
