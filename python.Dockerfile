@@ -1,10 +1,13 @@
-# syntax=docker/dockerfile:1
 # The API image; also runs the one-shot `migrate` and `secrets` services.
+# No `# syntax=` line: the builder's built-in frontend handles every
+# instruction here, and an external one would be fetched from a registry.
 
 # Slim Debian image of a supported Python, pinned to the patch release
 # (docker-library/python versions.json: 3.13.14, slim-trixie), and by digest
-# so a rebuilt tag cannot change it unseen.
-FROM python:3.13.14-slim-trixie@sha256:6771159cd4fa5d9bba1258caf0b82e6b73458c694d178ad97c5e925c2d0e1a91
+# so a rebuilt tag cannot change it unseen. An argument only so that the
+# offline engine tests can build from a stand-in (tests/engine/).
+ARG PYTHON_IMAGE=python:3.13.14-slim-trixie@sha256:6771159cd4fa5d9bba1258caf0b82e6b73458c694d178ad97c5e925c2d0e1a91
+FROM ${PYTHON_IMAGE}
 
 # No .pyc written at run time (code is read-only), logs unbuffered.
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,18 +23,22 @@ RUN groupadd --system --gid "${APP_UID}" app \
 WORKDIR /srv
 
 # Dependencies first, in their own cached layer: only wheels, exact versions
-# and hashes (requirements.txt), so no compiler is needed in the image.
+# and hashes (requirements.txt), so no compiler is needed in the image. pip
+# compiles them to bytecode here: the root filesystem is read-only at run
+# time, and without .pyc files every process would recompile its imports.
 COPY requirements.txt ./
-RUN pip install --no-compile --only-binary=:all: --require-hashes -r requirements.txt
+RUN pip install --only-binary=:all: --require-hashes -r requirements.txt
 
 # Code and SQL scripts stay owned by root: the app cannot rewrite itself.
 COPY app/ ./app/
 COPY sqlfiles/ ./sqlfiles/
 
-# Mount point of the `secrets` volume. An empty named volume takes this
+# The app's bytecode, compiled now for the same reason as the dependencies'.
+# Mount point of the `secrets` volume: an empty named volume takes this
 # directory's ownership on first mount, so the non-root `secrets` service can
 # write there (Docker docs, "Populate a volume using a container").
-RUN install --directory --owner app --group app --mode 0755 /run/dashboard-secrets
+RUN python -m compileall -q app \
+    && install --directory --owner app --group app --mode 0755 /run/dashboard-secrets
 
 # Numeric, so Kubernetes' runAsNonRoot and `docker inspect` can verify it.
 USER ${APP_UID}:${APP_UID}

@@ -11,7 +11,7 @@ from pathlib import Path
 from native.config import REPO_ROOT, NativeConfig
 
 TEMPLATE = REPO_ROOT / "nginx" / "default.conf.template"
-NATIVE_MAIN_CONF = REPO_ROOT / "native" / "nginx.conf"
+MAIN_CONF = REPO_ROOT / "nginx" / "nginx.conf"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -43,6 +43,22 @@ def native_variables(config: NativeConfig) -> dict[str, str]:
     }
 
 
+def native_main_config(config: NativeConfig) -> str:
+    """The container's nginx.conf with its absolute paths moved under the
+    native prefix (-p): the same directives, writable by an unprivileged user."""
+    # Paths inside the container (not this machine's /tmp), mapped to the prefix.
+    relocated = {
+        "/var/log/nginx/error.log": str(config.log_file("proxy")),
+        "/var/log/nginx/access.log": str(config.log_file("proxy")),
+        "/tmp/nginx.pid": "nginx.pid",  # noqa: S108
+        "/tmp/": "tmp/",  # noqa: S108
+        "/etc/nginx/conf.d/": "conf.d/",
+    }
+    # One pass, longest path first: a replacement is never rewritten again.
+    pattern = re.compile("|".join(map(re.escape, sorted(relocated, key=len, reverse=True))))
+    return pattern.sub(lambda match: relocated[match.group(0)], MAIN_CONF.read_text())
+
+
 def write_native_config(config: NativeConfig) -> Path:
     """Lay out the native nginx prefix; returns its main configuration file."""
     conf_d = config.nginx_dir / "conf.d"
@@ -51,5 +67,5 @@ def write_native_config(config: NativeConfig) -> Path:
     rendered = render(TEMPLATE.read_text(), native_variables(config))
     (conf_d / "default.conf").write_text(rendered)
     main_conf = config.nginx_dir / "nginx.conf"
-    main_conf.write_text(NATIVE_MAIN_CONF.read_text())
+    main_conf.write_text(native_main_config(config))
     return main_conf

@@ -60,3 +60,14 @@ def exec_form(arguments: str) -> list[str] | None:
     except json.JSONDecodeError:
         return None
     return parsed if isinstance(parsed, list) else None
+
+
+def base_image() -> str:
+    """The Dockerfile's base: the default of the ARG that its FROM names."""
+    instructions = dockerfile_instructions()
+    (from_args,) = [args for keyword, args in instructions if keyword == "FROM"]
+    variable = re.fullmatch(r"\$\{(\w+)\}", from_args)
+    if variable is None:
+        return from_args
+    defaults = dict(args.partition("=")[::2] for keyword, args in instructions if keyword == "ARG")
+    return defaults[variable.group(1)]

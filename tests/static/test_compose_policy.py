@@ -26,15 +26,25 @@ def test_only_the_edge_publishes_and_only_8080_and_8000_on_the_bind_address() ->
     assert not any("expose" in service for service in services().values())
 
 
-def test_db_and_redis_live_on_the_internal_network_only() -> None:
+def test_only_the_edge_joins_a_network_with_a_route_out() -> None:
     networks = compose()["networks"]
-    assert networks["backend"] == {"internal": True}
-    assert services()["db"]["networks"] == ["backend"]
-    assert services()["redis"]["networks"] == ["backend"]
-    assert services()["migrate"]["networks"] == ["backend"]
-    assert sorted(services()["api"]["networks"]) == ["backend", "frontend"]
-    assert services()["proxy"]["networks"] == ["frontend"]
-    assert services()["secrets"]["network_mode"] == "none"
+    routed = {name for name, spec in networks.items() if not (spec or {}).get("internal")}
+    for name, service in services().items():
+        joined = set(service.get("networks", []))
+        if name == "proxy":
+            assert joined & routed, "the edge needs a routed network to publish its ports"
+        else:
+            assert not joined & routed, f"{name} joins {joined & routed}: it needs no route out"
+        assert joined or service.get("network_mode") == "none", name
+
+
+def test_the_api_reaches_the_edge_and_the_data_but_the_edge_never_the_data() -> None:
+    def shared(a: str, b: str) -> set[str]:
+        return set(services()[a].get("networks", [])) & set(services()[b].get("networks", []))
+
+    assert shared("proxy", "api") and shared("api", "db") and shared("api", "redis")
+    assert shared("migrate", "db")
+    assert not shared("proxy", "db") and not shared("proxy", "redis")
 
 
 @pytest.mark.parametrize("name", [*LONG_RUNNING, *ONE_SHOTS])
@@ -58,11 +68,13 @@ def test_database_and_cache_users_are_their_images_own() -> None:
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)
-def test_long_running_services_have_healthchecks_and_restart(name: str) -> None:
+def test_long_running_services_have_healthchecks_restart_and_an_init(name: str) -> None:
     service = services()[name]
     test = service["healthcheck"]["test"]
     assert test[0] in ("CMD", "CMD-SHELL") and len(test) > 1
     assert service["restart"] == "unless-stopped"
+    # docker-init as PID 1: `make kill` can crash the service from inside.
+    assert service["init"] is True
     # Healthchecks must never call GET /: that would count views.
     assert not re.search(r"127\.0\.0\.1:8000/?(['\" ]|$)", " ".join(test))
 
@@ -74,8 +86,17 @@ def test_db_healthcheck_is_pg_isready_over_tcp() -> None:
 
 
 @pytest.mark.parametrize("name", ONE_SHOTS)
-def test_one_shots_do_not_restart(name: str) -> None:
+def test_one_shots_do_not_restart_nor_inherit_a_healthcheck(name: str) -> None:
     assert is_one_shot(name)
+    # The api image's HEALTHCHECK probes a server the one-shots never start.
+    assert services()[name]["healthcheck"] == {"disable": True}
+
+
+@pytest.mark.parametrize("name", [name for name, service in services().items() if "build" in service])
+def test_built_images_are_rebuilt_at_every_up(name: str) -> None:
+    # Otherwise `up` after a `git pull` keeps running the old image, and
+    # Compose first tries to pull the local image name from a registry.
+    assert services()[name]["pull_policy"] == "build"
 
 
 def test_startup_order_waits_on_conditions() -> None:
@@ -84,12 +105,18 @@ def test_startup_order_waits_on_conditions() -> None:
         "redis": {"secrets": "service_completed_successfully"},
         "migrate": {"db": "service_healthy"},
         "api": {"migrate": "service_completed_successfully", "redis": "service_started"},
-        "proxy": {"api": "service_started"},
     }
     for name, dependencies in expected.items():
         declared = services()[name]["depends_on"]
         assert {dep: spec["condition"] for dep, spec in declared.items()} == dependencies, name
     assert "depends_on" not in services()["secrets"]
+
+
+def test_the_edge_waits_for_nothing() -> None:
+    # It serves the page from the start and resolves the api per request: a
+    # dependency would hold the page back until the database and migrate are
+    # done, and forever if migrate fails.
+    assert "depends_on" not in services()["proxy"]
 
 
 @pytest.mark.parametrize("name", [*LONG_RUNNING, *ONE_SHOTS])
@@ -114,6 +141,9 @@ def test_every_container_is_locked_down(name: str) -> None:
     assert not service.get("privileged", False)
     limits = service["deploy"]["resources"]["limits"]
     assert float(limits["cpus"]) > 0 and limits["memory"] and int(limits["pids"]) > 0
+    # Docker refuses a `cpus` above the host's CPU count: every service must
+    # start on a one-CPU host (a small VM, Docker Desktop set to 1 CPU).
+    assert float(limits["cpus"]) <= 1.0
 
 
 def test_writable_paths_are_the_ones_each_image_needs() -> None:
@@ -140,6 +170,7 @@ def test_named_volumes_at_the_paths_of_the_pinned_versions() -> None:
 def test_init_scripts_and_configs_are_mounted_read_only() -> None:
     assert volume_mounts("db")["/docker-entrypoint-initdb.d"] == ("./sqlfiles", "ro")
     assert volume_mounts("redis")["/usr/local/etc/redis/redis.conf"] == ("./redis/redis.conf", "ro")
+    assert volume_mounts("proxy")["/etc/nginx/nginx.conf"] == ("./nginx/nginx.conf", "ro")
     assert volume_mounts("proxy")["/etc/nginx/templates/default.conf.template"] == (
         "./" + str(TEMPLATE.relative_to(REPO_ROOT)),
         "ro",

@@ -2,7 +2,7 @@
 
 import re
 
-from tests.static.compose import dockerfile_instructions, exec_form
+from tests.static.compose import DOCKERFILE, base_image, dockerfile_instructions, exec_form
 
 INSTRUCTIONS = dockerfile_instructions()
 
@@ -13,9 +13,25 @@ def arguments(keyword: str) -> list[str]:
 
 def test_base_is_a_pinned_slim_supported_python() -> None:
     (base,) = arguments("FROM")  # one stage: nothing to leave behind
-    match = re.fullmatch(r"python:3\.(\d+)\.\d+-slim-(bookworm|trixie)@sha256:[0-9a-f]{64}", base)
-    assert match, base
+    # An argument (the engine tests' stand-in) whose default is the pinned image.
+    assert base == "${PYTHON_IMAGE}"
+    match = re.fullmatch(r"python:3\.(\d+)\.\d+-slim-(bookworm|trixie)@sha256:[0-9a-f]{64}", base_image())
+    assert match, base_image()
     assert int(match.group(1)) >= 11  # 3.9 of the POC is end of life
+
+
+def test_bytecode_is_compiled_at_build_time() -> None:
+    # The root filesystem is read-only at run time: without .pyc files, every
+    # process would recompile each import.
+    install = next(run for run in arguments("RUN") if "pip install" in run)
+    assert "--no-compile" not in install
+    assert any("compileall" in run and "app" in run for run in arguments("RUN"))
+
+
+def test_no_external_frontend_is_needed_to_build() -> None:
+    # `# syntax=` makes BuildKit fetch a frontend image from a registry.
+    first_line = DOCKERFILE.read_text().splitlines()[0]
+    assert not first_line.startswith("# syntax=")
 
 
 def test_runs_as_a_dedicated_numeric_non_root_user() -> None:

@@ -1,8 +1,9 @@
 """The image's `pip install` resolves for the image's own Python, with no compiler.
 
-No engine builds the image here, so pip is asked for exactly what the
-Dockerfile's dependency layer installs: wheels only (--only-binary=:all:), with
-hashes, for the CPython of the FROM line, on x86_64 glibc (Debian slim).
+The engine tier builds the image from a stand-in base (Debian's Python), so pip
+is asked here for exactly what the dependency layer of the official base
+installs: wheels only (--only-binary=:all:), with hashes, for the CPython of
+the pinned base, on x86_64 glibc (Debian slim).
 """
 
 import re
@@ -10,13 +11,13 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT
-from tests.static.compose import dockerfile_instructions
+from tests.static.compose import base_image
 
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "linux_x86_64"]
 
 
 def image_python() -> str:
-    base = next(args for keyword, args in dockerfile_instructions() if keyword == "FROM")
+    base = base_image()
     match = re.match(r"python:3\.(\d+)\.", base)
     assert match, base
     return f"3.{match.group(1)}"

@@ -32,3 +32,17 @@ def test_local_resolvers_reads_resolv_conf_like_the_image(tmp_path: Path) -> Non
     assert local_resolvers(conf) == "127.0.0.11 [fd00::1]"
     conf.write_text("")
     assert local_resolvers(conf) == "127.0.0.1"
+
+
+def test_the_native_main_config_is_the_containers_with_paths_moved() -> None:
+    from native.config import NativeConfig
+    from native.edge import MAIN_CONF, native_main_config
+
+    config = NativeConfig(state_dir=Path("/native-state"), db_port=1, redis_port=2, api_port=3)
+    native = re.sub(r"#.*", "", native_main_config(config))
+    # Every directive of the container's file is kept (same worker count,
+    # same limits); only the paths an unprivileged process cannot write move.
+    directive = re.compile(r"^\s*([a-z_]+)\b", re.MULTILINE)
+    assert directive.findall(native) == directive.findall(MAIN_CONF.read_text())
+    assert not re.search(r"\s/(tmp|var|etc/nginx/conf\.d)/", native)
+    assert str(config.log_file("proxy")) in native
