@@ -22,7 +22,7 @@ CONNECTIONS ?= 16
 DURATION ?= 10
 SOAK_SECONDS ?= 300
 
-.PHONY: help up down ps logs stop start kill pause unpause psql clean test test-docker lint bench soak deps deps-test requirements
+.PHONY: help up down ps logs stop start kill pause unpause psql clean test test-engine test-docker lint bench soak deps deps-test requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,7 +40,7 @@ endef
 
 ifeq ($(MODE),docker)
 up: ## start the stack, return once healthy, print the URLs
-	$(COMPOSE) up -d --build --wait
+	$(COMPOSE) up -d --wait --wait-timeout 300
 	@echo "Dashboard: http://localhost:8080"; echo "API:       http://localhost:8000/"
 down: ## stop the stack, keep the data
 	$(COMPOSE) down
@@ -56,11 +56,11 @@ start: ## start one service, return once healthy: make start SERVICE=redis
 	$(COMPOSE) up -d --wait --no-deps $(SERVICE)
 kill: ## crash one service (SIGKILL): make kill SERVICE=api
 	$(require_service)
-	@# Not `docker compose kill`: Docker counts any `docker kill` as a manual
-	@# stop and then never applies the restart policy (moby/moby#53415). A
-	@# crash is the main process dying: SIGKILL it from the host.
-	@pid=$$(docker inspect -f '{{.State.Pid}}' $$($(COMPOSE) ps -q $(SERVICE))); \
-	  if [ "$$(id -u)" -eq 0 ]; then kill -KILL $$pid; else sudo kill -KILL $$pid; fi
+	@# From inside the container: PID 1 is docker-init (init: true) and its one
+	@# child is the service, whose death ends the container like a crash, and
+	@# the restart policy applies. Not `docker kill` (a manual stop: never
+	@# restarted), nor a host PID (a VM's on Docker Desktop, anyone's under sudo).
+	$(COMPOSE) exec -T $(SERVICE) sh -c 'kill -KILL $$(cat /proc/1/task/1/children)'
 pause: ## freeze one service (connections hang): make pause SERVICE=redis
 	$(require_service)
 	$(COMPOSE) pause $(SERVICE)
@@ -112,9 +112,13 @@ lint: deps-test ## static checks only (ruff, mypy, dclint, schema, hadolint, pol
 	$(code_checks)
 	.venv/bin/pytest tests/static $(PYTEST_ARGS)
 
-test: deps-test ## everything: lint, unit, integration, end-to-end (native stack)
+test: deps-test ## everything: lint, unit, integration, end-to-end on the native stack, then on the engine
 	$(code_checks)
 	.venv/bin/pytest $(PYTEST_ARGS)
+	tests/engine/run.sh
+
+test-engine: deps-test ## the engine tier alone: a local engine (installed if none answers), stand-in images, make test-docker
+	tests/engine/run.sh
 
 test-docker: ## the end-to-end suite against the real containers (needs a Docker engine)
 	@docker info >/dev/null 2>&1 || { echo "make test-docker needs a Docker engine" >&2; exit 1; }

@@ -1,16 +1,19 @@
-"""A POC volume (v001 only, rows in utilisateur) brought up to date by `make up`."""
+"""A POC volume (v001 only, rows in utilisateur) brought up to date by `make up`,
+natively and on the engine."""
 
 import dataclasses
 import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Page
 
 from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import native_only
 from tests.e2e.dashboard import numeric_views, open_dashboard
-from tests.e2e.driver import StackDriver
+from tests.e2e.driver import E2E_MODE, StackDriver
 
 INSERT_POC_USERS = (
     "INSERT INTO utilisateur (nom, prenom, email) VALUES"
@@ -23,22 +26,43 @@ def make_poc_database(driver: StackDriver, tmp_path: Path) -> None:
     poc_scripts = tmp_path / "poc-sqlfiles"
     poc_scripts.mkdir()
     shutil.copy(REPO_ROOT / "sqlfiles" / "migration-v001.sql", poc_scripts)
+    with poc_database_running(driver, poc_scripts, tmp_path):
+        driver.psql(INSERT_POC_USERS)
+        assert "students" not in driver.psql(r"\dt")
+
+
+@contextmanager
+def poc_database_running(driver: StackDriver, poc_scripts: Path, tmp_path: Path) -> Iterator[None]:
+    """The database alone, first started with the POC's scripts only."""
+    if driver.mode == "docker":
+        # The same db service and volume; compose replaces a mount of the same
+        # target, so only the init scripts' folder differs.
+        override = tmp_path / "poc-db.yml"
+        override.write_text(
+            f"services:\n  db:\n    volumes:\n      - {poc_scripts}:/docker-entrypoint-initdb.d:ro\n"
+        )
+        files = driver.env.get("COMPOSE_FILE", "docker-compose.yml")
+        env = {**driver.env, "COMPOSE_FILE": f"{files}:{override}"}
+        subprocess.run(["docker", "compose", "up", "-d", "--wait", "db"], cwd=REPO_ROOT, env=env, check=True)
+        try:
+            yield
+        finally:
+            driver.make("down")
+        return
     poc = NativeStack(dataclasses.replace(driver.native_config, sql_dir=poc_scripts))
     poc.prepare()
     poc.start("db")
     try:
-        driver.psql(INSERT_POC_USERS)
-        assert "students" not in driver.psql(r"\dt")
+        yield
     finally:
         poc.down()
 
 
-@native_only  # builds the POC's data directory with the native runner
 def test_poc_volume_is_upgraded_by_make_up(tmp_path: Path, page: Page) -> None:
-    driver = StackDriver(tmp_path / "state")
+    driver = StackDriver(tmp_path / "state", mode=E2E_MODE)
     make_poc_database(driver, tmp_path)
-    driver.up()
     try:
+        driver.up()
         open_dashboard(page)
         assert len(page.locator(".card h3").all_inner_texts()) == 10
         assert numeric_views(page) >= 1
@@ -46,4 +70,4 @@ def test_poc_volume_is_upgraded_by_make_up(tmp_path: Path, page: Page) -> None:
         assert "Alice" in users and "paul@example.fr" in users
         assert "(2 rows)" in users
     finally:
-        driver.down()
+        driver.clean()

@@ -147,7 +147,7 @@ def test_every_container_is_locked_down(name: str) -> None:
 
 
 def test_writable_paths_are_the_ones_each_image_needs() -> None:
-    assert services()["proxy"]["tmpfs"] == ["/tmp", "/etc/nginx/conf.d"]
+    assert services()["proxy"]["tmpfs"] == ["/tmp", "/etc/nginx/conf.d:uid=101,gid=101"]
     assert services()["db"]["tmpfs"] == ["/run/postgresql", "/tmp"]
     assert services()["api"]["tmpfs"] == ["/tmp"]
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The engine tier of `make test`: the end-to-end suite (make test-docker) on
+# the real Compose stack. Uses the engine that answers `docker info`; when
+# none does, installs and starts its own (tests/engine/engine.sh) and stops it
+# at the end. The registry images are replaced by local stand-ins
+# (compose.standins.yml), the only difference from a user's run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+engine=tests/engine
+
+started_here=false
+stop_own_engine() {
+  if $started_here; then "$engine/engine.sh" stop; fi
+}
+trap stop_own_engine EXIT
+
+if ! docker info >/dev/null 2>&1; then
+  "$engine/engine.sh" install
+  DOCKER_HOST=$("$engine/engine.sh" host)
+  export DOCKER_HOST
+  if ! docker info >/dev/null 2>&1; then
+    "$engine/engine.sh" start
+    started_here=true
+  fi
+fi
+
+"$engine/images/build.sh"
+
+export COMPOSE_FILE="docker-compose.yml:$engine/compose.standins.yml"
+make --no-print-directory test-docker PYTEST_ARGS="${PYTEST_ARGS:-}"
