@@ -1,9 +1,10 @@
-"""The FastAPI app: GET / (students + views), /healthz, /readyz.
+"""The FastAPI app: GET / (students + views), /healthz, /readyz, /openapi.json.
 
 Run with ``uvicorn app.main:create_app --factory``: nothing connects at import.
 """
 
 import asyncio
+import html
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -15,9 +16,8 @@ from fastapi.responses import JSONResponse, Response
 
 from app.counter import ViewCounter
 from app.db import DatabaseUnavailable, StudentStore
+from app.middleware import RETRY_AFTER_SECONDS, CatchUnexpected, InFlightLimit, RejectControlCharacters
 from app.settings import Settings, get_settings
-
-RETRY_AFTER_SECONDS = "2"  # the page polls every 2 s
 
 
 def _unavailable(detail: str) -> JSONResponse:
@@ -43,6 +43,20 @@ Store = Annotated[StudentStore, Depends(get_store)]
 Counter = Annotated[ViewCounter, Depends(get_counter)]
 
 
+def html_encoded(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's text fields HTML-encoded, in place.
+
+    The page writes them with innerHTML, which decodes the entities: text
+    shows as written ("O'Brien", "R&D"), and markup shows as text instead of
+    becoming elements (a stored <meta http-equiv=refresh> would redirect every
+    visitor, and no CSP directive governs it).
+    """
+    for key, value in row.items():
+        if isinstance(value, str):
+            row[key] = html.escape(value, quote=True)
+    return row
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -58,32 +72,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await counter.close()
             await store.close()
 
-    app = FastAPI(title="Student dashboard API", version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Student dashboard API",
+        version="1.0.0",
+        lifespan=lifespan,
+        # Swagger UI and ReDoc cannot run under the API's CSP (default-src
+        # 'none'); the OpenAPI document itself is served.
+        docs_url=None,
+        redoc_url=None,
+        # The slash redirect builds its Location from the Host header.
+        redirect_slashes=False,
+    )
+    # The last added runs first: CatchUnexpected sees every exception, and the
+    # limit's 503 still carries the CORS headers the page needs to read it.
+    app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET"],
         allow_credentials=False,
     )
+    app.add_middleware(RejectControlCharacters)
+    app.add_middleware(CatchUnexpected)
 
     @app.get("/", summary="Students with the global view counter")
     async def list_students(store: Store, counter: Counter) -> Any:
-        # The INCR runs while the query does: the slower one sets the latency.
-        increment = asyncio.ensure_future(counter.increment())
+        """Every student, each with `views`: how many student lists have been
+        served, this one included (absent while Redis is unavailable). A 503
+        is not counted, so a value is served once and values only go up."""
         try:
             students = await store.fetch_students()
-        except DatabaseUnavailable:
+        except DatabaseUnavailable as exc:
             # Logged once by the breaker when the database goes down, not per request.
-            if await increment is not None:
-                await counter.decrement()  # this view was not served
-            return _unavailable("database unavailable")
-        except BaseException:
-            increment.cancel()
-            raise
-        views = await increment
-        if views is not None:
-            # An omitted key is what the page shows as "N/A (Cache HS)".
-            for student in students:
+            return _unavailable(exc.detail)
+        # Counted only once the list is in hand, never undone: an undo would
+        # hand the same value out again after concurrent requests took higher ones.
+        views = await counter.increment()
+        for student in students:
+            html_encoded(student)
+            if views is not None:  # an omitted key is what the page shows as "N/A (Cache HS)"
                 student["views"] = views
         # Serialised once by orjson: the rows are plain dicts, nothing to validate.
         return Response(orjson.dumps(students), media_type="application/json")

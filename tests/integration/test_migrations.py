@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from app.migrate import migrate
+from app.migrate import migrate, migration_files
 from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import app_settings, native_config, sql
@@ -76,8 +76,9 @@ def test_poc_volume_is_upgraded_without_loss(tmp_path: Path) -> None:
             sql(settings, "SELECT 1 FROM students")
 
         current = app_settings(poc.config, sql_dir=REPO_ROOT / "sqlfiles")
-        assert migrate(current) == ["migration-v001.sql", "migration-v002-students.sql"]
-        assert migrate(current) == ["migration-v001.sql", "migration-v002-students.sql"]  # idempotent
+        every_script = [path.name for path in migration_files(REPO_ROOT / "sqlfiles")]
+        assert migrate(current) == every_script
+        assert migrate(current) == every_script  # idempotent
 
         kept = sql(
             settings,
@@ -110,6 +111,49 @@ def test_students_constraints_reject_bad_rows(stack: NativeStack) -> None:
             sql(settings, "INSERT INTO students (nom, promo) VALUES (%s, %s)", (nom, promo))
     with pytest.raises(psycopg.errors.UniqueViolation):
         sql(settings, "INSERT INTO students (nom, promo) VALUES ('Lucas Bernard', 'M2 Informatique')")
+
+
+MARKUP = [
+    ('<meta http-equiv=refresh content="0;url=http://127.0.0.1:9/">', "M2"),
+    ("Ana", '<a href="http://127.0.0.1:9/">M2</a>'),
+    ("x>y", "M2"),
+]
+
+
+def test_markup_can_never_enter_students(stack: NativeStack) -> None:
+    settings = app_settings(stack.config)
+    for nom, promo in MARKUP:
+        with pytest.raises(psycopg.errors.CheckViolation):
+            sql(settings, "INSERT INTO students (nom, promo) VALUES (%s, %s)", (nom, promo))
+    with pytest.raises(psycopg.errors.CheckViolation):
+        sql(settings, "UPDATE students SET nom = '<b>x</b>' WHERE nom = 'Camille Martin'")
+    # Ordinary names stay possible: apostrophes, accents, ampersands.
+    sql(settings, "INSERT INTO students (nom, promo) VALUES (%s, %s)", ("Zoé O'Brien", "M2 R&D"))
+    sql(settings, "DELETE FROM students WHERE nom = %s", ("Zoé O'Brien",))
+    assert sql(settings, "SELECT convalidated FROM pg_constraint WHERE conname = 'students_no_markup'") == [
+        (True,)
+    ]
+
+
+def test_a_volume_already_holding_markup_still_upgrades(tmp_path: Path) -> None:
+    """A row written before the check stays (the API shows it as text), and
+    the check still guards every new row."""
+    scripts = tmp_path / "sqlfiles"
+    scripts.mkdir()
+    for name in ("migration-v001.sql", "migration-v002-students.sql"):
+        shutil.copy(REPO_ROOT / "sqlfiles" / name, scripts)
+    stack = NativeStack(native_config(tmp_path / "state", sql_dir=scripts))
+    stack.prepare()
+    try:
+        stack.start("db")
+        settings = app_settings(stack.config)
+        sql(settings, "INSERT INTO students (nom, promo) VALUES ('<i>old</i>', 'M2')")
+        migrate(app_settings(stack.config, sql_dir=REPO_ROOT / "sqlfiles"))
+        assert sql(settings, "SELECT count(*) FROM students WHERE nom = '<i>old</i>'") == [(1,)]
+        with pytest.raises(psycopg.errors.CheckViolation):
+            sql(settings, "INSERT INTO students (nom, promo) VALUES ('<i>new</i>', 'M2')")
+    finally:
+        stack.down()
 
 
 def test_migrate_never_runs_while_the_init_scripts_play(tmp_path: Path) -> None:

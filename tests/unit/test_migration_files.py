@@ -17,7 +17,8 @@ POC_V001 = (
 
 def test_scripts_play_in_name_order_with_the_existing_one_first() -> None:
     names = [path.name for path in migration_files(SQL_DIR)]
-    assert names == ["migration-v001.sql", "migration-v002-students.sql"]
+    assert names[:2] == ["migration-v001.sql", "migration-v002-students.sql"]
+    assert names == sorted(names) and all(name.startswith("migration-v") for name in names)
 
 
 def test_existing_script_is_unchanged() -> None:
