@@ -1,13 +1,14 @@
 """The global view counter in Redis, with bounded latency when Redis is away."""
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import MaxConnectionsError, RedisError
 
 from app.breaker import Breaker, BreakerOpen
 from app.settings import Settings
@@ -16,6 +17,11 @@ from app.settings import Settings
 REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class PoolBusy(Exception):
+    """Every pooled connection is in use: Redis is fine, this call goes without."""
 
 
 class ViewCounter:
@@ -38,7 +44,11 @@ class ViewCounter:
         client = Redis(
             host=settings.redis_host,
             port=settings.redis_port,
+            # The API's own ACL user (app/init_secrets.py): INCRBY of its key, PING.
+            username=settings.redis_user,
             password=password,
+            # No CLIENT SETINFO on connect: a command its user may not run.
+            driver_info=None,
             socket_timeout=settings.redis_timeout,
             socket_connect_timeout=settings.redis_timeout,
             # No retries: the breaker's back-off is the retry policy.
@@ -53,12 +63,12 @@ class ViewCounter:
         return self._breaker.available
 
     async def increment(self) -> int | None:
-        """The counter after one INCR, or None while Redis is unavailable."""
-        return await self._call(lambda: self._client.incr(self._key))
+        """The counter after one INCR, or None while Redis is unavailable.
 
-    async def decrement(self) -> None:
-        """Best-effort undo of an increment whose response was not served."""
-        await self._call(lambda: self._client.decr(self._key))
+        Never undone: each value is handed out once, so the values served only
+        ever go up.
+        """
+        return await self._call(lambda: self._client.incr(self._key))
 
     async def ping(self) -> bool:
         return await self._call(self._client.ping) is not None
@@ -68,13 +78,26 @@ class ViewCounter:
 
     async def _call(self, command: Callable[[], Awaitable[T]]) -> T | None:
         try:
-            return await self._breaker.call(
-                lambda: asyncio.wait_for(command(), self._timeout), REDIS_FAILURES
-            )
-        except BreakerOpen:
+            return await self._breaker.call(lambda: self._bounded(command), REDIS_FAILURES)
+        except (BreakerOpen, PoolBusy):
             return None
         except REDIS_FAILURES:
-            # Drop every pooled connection: after a Redis restart they are all
-            # dead, and reusing them one by one would fail once per back-off.
-            await self._client.connection_pool.disconnect()
+            await self._drop_idle_connections()
             return None
+
+    async def _bounded(self, command: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await asyncio.wait_for(command(), self._timeout)
+        except MaxConnectionsError as exc:
+            # Saturation, not an outage: must not open the breaker.
+            raise PoolBusy from exc
+
+    async def _drop_idle_connections(self) -> None:
+        """After a Redis restart the idle connections are all dead: drop them
+        at once rather than failing on each in turn. Never the in-use ones:
+        other requests are reading from them, and each sees its own failure."""
+        try:
+            await self._client.connection_pool.disconnect(inuse_connections=False)
+        except Exception:
+            # Closing a dead or frozen socket can fail or time out: nothing to do.
+            log.debug("dropping idle Redis connections failed", exc_info=True)

@@ -1,5 +1,8 @@
 """The PostgreSQL pool's lifecycle and the students query."""
 
+import asyncio
+import logging
+import time
 from typing import Any
 
 import psycopg
@@ -10,28 +13,51 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from app.breaker import Breaker, BreakerOpen
 from app.settings import Settings
 
+log = logging.getLogger(__name__)
+
 STUDENTS_QUERY = "SELECT id, nom, promo FROM students ORDER BY id"
 # A failed connection attempt is retried with a doubling delay (1 s, 2 s, 4 s…)
 # until this timeout, then dropped; the next request starts a fresh attempt at
 # once. Without the cap, a long outage would leave a 30 s+ wait between
 # attempts, and the API would come back that long after the database.
 RECONNECT_TIMEOUT_S = 3.0
+# With connections out and no query completed for this long (or the acquire
+# timeout, if longer), a PoolTimeout means a stuck database, not a busy pool.
+STALL_S = 1.0
 
 
 class DatabaseUnavailable(Exception):
     """The database cannot answer now; the caller should answer 503."""
 
+    detail = "database unavailable"
 
-def conninfo(settings: Settings) -> str:
-    password = settings.postgres_password.get_secret_value() if settings.postgres_password else None
+
+class DatabaseBusy(DatabaseUnavailable):
+    """Every pooled connection is taken by queries that do complete: the
+    database is up, only this request answers 503."""
+
+    detail = "database busy"
+
+
+class _PoolSaturated(Exception):
+    """Raised inside the breaker: not one of its failures, so it stays closed."""
+
+
+def conninfo(settings: Settings, *, owner: bool = False) -> str:
+    """The API's role by default (SELECT on students only); the database's
+    owner (POSTGRES_USER) for the migrate step alone."""
+    if owner:
+        user, secret, application = settings.postgres_user, settings.postgres_password, "migrate"
+    else:
+        user, secret, application = settings.postgres_api_user, settings.postgres_api_password, "api"
     return make_conninfo(
         host=settings.postgres_host,
         port=settings.postgres_port,
         dbname=settings.postgres_db,
-        user=settings.postgres_user,
-        password=password,
+        user=user,
+        password=secret.get_secret_value() if secret else None,
         connect_timeout=settings.db_connect_timeout,
-        application_name="student-dashboard",
+        application_name=f"student-dashboard-{application}",
         options=f"-c statement_timeout={settings.db_statement_timeout_ms}",
     )
 
@@ -43,10 +69,16 @@ class StudentStore:
     is still down, and it replaces broken connections by itself. While the
     database is down, requests fail fast (503) instead of each waiting for a
     connection; one request per back-off period probes it (app.breaker).
+    A saturated pool is not a dead database: it answers 503 to the request
+    that waited in vain, and leaves the breaker closed.
     """
 
     def __init__(self, settings: Settings) -> None:
         self._acquire_timeout = settings.db_acquire_timeout
+        # When a query last completed (time.monotonic()): tells a saturated
+        # pool from a database that no longer answers.
+        self._last_answer = 0.0
+        self._checking: asyncio.Task[None] | None = None
         self._breaker = Breaker("PostgreSQL", settings.db_backoff, "answering 503")
         self._pool = AsyncConnectionPool(
             conninfo(settings),
@@ -62,6 +94,8 @@ class StudentStore:
         await self._pool.open(wait=False)
 
     async def close(self) -> None:
+        if self._checking is not None:
+            self._checking.cancel()
         await self._pool.close()
 
     async def fetch_students(self) -> list[dict[str, Any]]:
@@ -79,15 +113,45 @@ class StudentStore:
             return await self._breaker.call(lambda: self._query(query), (DatabaseUnavailable,))
         except BreakerOpen as exc:
             raise DatabaseUnavailable("database down, waiting for it to come back") from exc
+        except _PoolSaturated as exc:
+            raise DatabaseBusy("every database connection is busy") from exc
+
+    def _check_idle_connections(self) -> None:
+        """After a database restart every idle pooled connection is dead, and
+        each would fail on its next use, tripping the breaker again long after
+        the database is back: test them all now, in the background, once."""
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.create_task(self._drop_dead_connections())
+
+    async def _drop_dead_connections(self) -> None:
+        try:
+            await self._pool.check()
+        except Exception:
+            # The database may be gone again: the pool reconnects by itself.
+            log.debug("checking the pooled connections failed", exc_info=True)
+
+    def _saturated(self) -> bool:
+        """Connections are out and queries keep completing: overload, not an
+        outage (a dead database leaves no connection, a frozen one completes
+        no query)."""
+        stats = self._pool.get_stats()
+        connections_out = stats["pool_size"] - stats["pool_available"]
+        stalled_for = time.monotonic() - self._last_answer
+        return connections_out > 0 and stalled_for < max(self._acquire_timeout, STALL_S)
 
     async def _query(self, query: str) -> list[dict[str, Any]]:
         try:
             async with self._pool.connection(timeout=self._acquire_timeout) as conn:
                 cursor = await conn.execute(query)
-                return await cursor.fetchall()  # type: ignore[return-value]
+                rows: list[dict[str, Any]] = await cursor.fetchall()  # type: ignore[assignment]
+                self._last_answer = time.monotonic()
+                return rows
         except PoolTimeout as exc:
+            if self._saturated():
+                raise _PoolSaturated from exc
             raise DatabaseUnavailable("no database connection available") from exc
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            self._check_idle_connections()
             raise DatabaseUnavailable("database connection failed") from exc
         except psycopg.errors.UndefinedTable as exc:
             # The schema is not migrated yet: a transient state, not a bug here.

@@ -1,16 +1,23 @@
 """GET /, /healthz, /readyz, CORS and methods against real PostgreSQL and Redis."""
 
+import html
+import shutil
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from redis import Redis
 
+from app.main import create_app
+from app.migrate import migrate
 from app.settings import Settings
-from tests.integration.conftest import sql
+from native.stack import NativeStack
+from tests.conftest import REPO_ROOT
+from tests.integration.conftest import app_settings, counter_value, native_config, sql
 
 
 def current_views(redis_client: Redis, settings: Settings) -> int:
-    return int(redis_client.get(settings.counter_key) or 0)
+    return counter_value(redis_client, settings)
 
 
 def test_root_lists_the_students_with_the_counter(
@@ -20,7 +27,9 @@ def test_root_lists_the_students_with_the_counter(
     response = client.get("/")
     assert response.status_code == 200
     students = response.json()
-    expected = sql(settings, "SELECT id, nom, promo FROM students ORDER BY id")
+    rows = sql(settings, "SELECT id, nom, promo FROM students ORDER BY id")
+    # Text fields come HTML-encoded (the page's innerHTML decodes them).
+    expected = [(id_, html.escape(str(nom)), html.escape(str(promo))) for id_, nom, promo in rows]
     assert [(s["id"], s["nom"], s["promo"]) for s in students] == expected
     assert len(students) >= 10
     # One INCR per request, the same value on every card.
@@ -78,3 +87,67 @@ def test_unknown_path_is_a_json_404(client: TestClient) -> None:
     response = client.get("/../etc/passwd")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/json"
+
+
+HOSTILE_HOST = {"Host": "evil.example"}
+
+
+def test_no_response_carries_a_location_built_from_the_host(client: TestClient) -> None:
+    for path in ("/healthz/", "/readyz/", "/openapi.json/", "//", "/?x=1/"):
+        response = client.get(path, headers=HOSTILE_HOST, follow_redirects=False)
+        assert "location" not in response.headers, (path, response.headers["location"])
+    trailing = client.get("/healthz/", headers=HOSTILE_HOST, follow_redirects=False)
+    assert trailing.status_code == 404
+    assert trailing.json() == {"detail": "Not Found"}
+
+
+def test_only_the_openapi_document_is_served(client: TestClient) -> None:
+    """Swagger UI and ReDoc cannot run under the API's CSP (default-src 'none')."""
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == "application/json"
+    assert client.get("/openapi.json").json()["info"]["title"] == "Student dashboard API"
+
+
+def test_a_path_holding_a_control_character_reaches_no_route(
+    client: TestClient, redis_client: Redis, settings: Settings
+) -> None:
+    before = current_views(redis_client, settings)
+    # Python's `$` matches before a trailing newline: /healthz%0a would match /healthz.
+    for path in ("/healthz%0a", "/healthz%0A", "/%0a", "/readyz%0d", "/heal%00thz", "/healthz%7f", "/%09"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.json() == {"detail": "Not Found"}
+    assert current_views(redis_client, settings) == before  # GET / never ran
+
+
+STORED_MARKUP = '<meta http-equiv=refresh content="0;url=http://127.0.0.1:9/">'
+
+
+def test_text_fields_are_html_encoded_for_the_pages_innerhtml(tmp_path: Path) -> None:
+    """Rows written before the database refused markup (a volume upgraded
+    from v002) display as text on the page: the API encodes what it returns."""
+    scripts = tmp_path / "sqlfiles"
+    scripts.mkdir()
+    for name in ("migration-v001.sql", "migration-v002-students.sql"):
+        shutil.copy(REPO_ROOT / "sqlfiles" / name, scripts)
+    stack = NativeStack(native_config(tmp_path / "state", sql_dir=scripts))
+    stack.prepare()
+    try:
+        stack.start("db")  # Redis stays down: the list is served without views
+        settings = app_settings(stack.config)
+        migrate(settings)  # the scripts above only: no check refuses markup yet
+        rows = [(STORED_MARKUP, "M2 <b>Data</b>"), ("Zoé O'Brien", 'M2 R&D "nuit"')]
+        for nom, promo in rows:
+            sql(settings, "INSERT INTO students (nom, promo) VALUES (%s, %s)", (nom, promo))
+        with TestClient(create_app(settings)) as client:
+            served = client.get("/").json()
+    finally:
+        stack.down()
+    markup = next(student for student in served if "meta" in student["nom"])
+    assert markup["nom"] == "&lt;meta http-equiv=refresh content=&quot;0;url=http://127.0.0.1:9/&quot;&gt;"
+    assert markup["promo"] == "M2 &lt;b&gt;Data&lt;/b&gt;"
+    ordinary = next(student for student in served if "Brien" in student["nom"])
+    assert (ordinary["nom"], ordinary["promo"]) == ("Zoé O&#x27;Brien", "M2 R&amp;D &quot;nuit&quot;")
+    assert all(isinstance(student["id"], int) for student in served)

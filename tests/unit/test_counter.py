@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.breaker import Breaker
 from app.counter import ViewCounter
@@ -23,11 +24,16 @@ class Clock:
 
 
 class Pool:
-    def __init__(self) -> None:
-        self.disconnects = 0
+    """Records each disconnect's inuse_connections; raises `failure` if set."""
 
-    async def disconnect(self) -> None:
-        self.disconnects += 1
+    def __init__(self, failure: BaseException | None = None) -> None:
+        self.disconnects: list[bool] = []
+        self.failure = failure
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        self.disconnects.append(inuse_connections)
+        if self.failure is not None:
+            raise self.failure
 
 
 class ScriptedClient:
@@ -75,8 +81,17 @@ def test_failure_skips_redis_during_the_backoff_then_retries() -> None:
     clock.now += 0.2
     assert run(views.increment) == 8
     assert views.available and client.calls == 2
-    # The failure dropped the pooled connections (dead after a Redis restart).
-    assert client.connection_pool.disconnects == 1
+    # The failure dropped the idle connections (dead after a Redis restart),
+    # never those other requests are using.
+    assert client.connection_pool.disconnects == [False]
+
+
+def test_a_failing_disconnect_does_not_escape() -> None:
+    client = ScriptedClient(RedisConnectionError("down"))
+    client.connection_pool = Pool(RedisTimeoutError("Timed out closing connection after 0.1"))
+    views = counter(client, Clock())
+    assert run(views.increment) is None
+    assert client.connection_pool.disconnects == [False]
 
 
 def test_a_hanging_redis_costs_the_timeout_once() -> None:

@@ -1,0 +1,90 @@
+"""A minimal HTTP/1.1 load generator on raw asyncio streams.
+
+httpx spends more CPU per request than the API does: hundreds of httpx
+clients in one process leave the server mostly idle. Bare keep-alive
+connections writing a fixed request and reading `Content-Length` bodies keep
+every connection's request inside the server, which is what overload means.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+Event = tuple[float, Callable[[], Awaitable[None]]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+
+
+async def read_answer(reader: asyncio.StreamReader) -> Answer:
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+    status_line, *lines = head.rstrip("\r\n").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    await reader.readexactly(int(headers.get("content-length", "0")))
+    return Answer(int(status_line.split(" ", 2)[1]), headers)
+
+
+async def keep_asking(url: str, stop: asyncio.Event, answers: list[Answer | str]) -> None:
+    """One keep-alive connection sending GET / back to back until stop.
+
+    A transport error is recorded as its text, then the connection is reopened.
+    """
+    parts = urlsplit(url)
+    request = f"GET / HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
+    while not stop.is_set():
+        try:
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        except OSError as exc:
+            answers.append(f"connect: {exc!r}")
+            await asyncio.sleep(0.01)
+            continue
+        try:
+            while not stop.is_set():
+                writer.write(request)
+                answers.append(await read_answer(reader))
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            answers.append(repr(exc))
+        finally:
+            writer.close()
+
+
+async def burst(url: str, connections: int, seconds: float, events: list[Event]) -> list[Answer | str]:
+    """`connections` clients on GET / for `seconds`; events run at their offsets."""
+    answers: list[Answer | str] = []
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(keep_asking(url, stop, answers)) for _ in range(connections)]
+    start = time.monotonic()
+    try:
+        for at, action in events:
+            await asyncio.sleep(max(0.0, start + at - time.monotonic()))
+            await action()
+        await asyncio.sleep(max(0.0, start + seconds - time.monotonic()))
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    return answers
+
+
+async def hold_slow_connections(host: str, port: int, count: int, seconds: float) -> int:
+    """Slowloris: `count` connections that send a request line and one header,
+    then nothing, for `seconds`; returns how many could be opened."""
+    opened = []
+    for _ in range(count):
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            continue
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        opened.append(writer)
+    await asyncio.sleep(seconds)
+    for writer in opened:
+        writer.close()
+    return len(opened)

@@ -1,0 +1,76 @@
+"""Overload of a real API process: fast 503s with Retry-After, never a 500.
+
+Hundreds of concurrent connections against one uvicorn worker with a tiny
+database pool, on the integration stack's real PostgreSQL and Redis.
+"""
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+
+from bench.load import Answer, Event, burst
+from native.stack import NativeStack
+from tests.integration.live_server import LiveServer, live_server
+
+CONNECTIONS = 300
+# A pool far smaller than the load, and a short wait for a connection: the
+# pool is saturated all along, while PostgreSQL itself is fine.
+TINY_POOL = {"db_pool_min_size": 1, "db_pool_max_size": 2, "db_acquire_timeout": 0.01}
+
+
+def assert_only_200_and_fast_503(answers: list[Answer | str], server: LiveServer) -> None:
+    errors = [answer for answer in answers if isinstance(answer, str)]
+    assert not errors, f"{len(errors)} transport errors, e.g. {errors[:3]}"
+    statuses = Counter(answer.status for answer in answers if isinstance(answer, Answer))
+    assert set(statuses) == {200, 503}, statuses
+    unavailable = [answer for answer in answers if isinstance(answer, Answer) and answer.status == 503]
+    assert all(answer.headers.get("retry-after") == "2" for answer in unavailable)
+    assert all(answer.headers.get("content-type") == "application/json" for answer in unavailable)
+    log = server.log_text()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-3000:]
+
+
+def in_thread(action: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await asyncio.to_thread(action)
+
+    return run
+
+
+def warm_up(server: LiveServer) -> None:
+    """Pools filled, as make bench does before measuring."""
+    assert httpx.get(f"{server.url}/", timeout=5).status_code == 200
+
+
+def test_overload_with_redis_paused_then_stopped_answers_only_200_or_503(
+    stack: NativeStack, tmp_path: Path
+) -> None:
+    events: list[Event] = [
+        (1.0, in_thread(lambda: stack.freeze("redis", frozen=True))),
+        (2.0, in_thread(lambda: stack.freeze("redis", frozen=False))),
+        (2.5, in_thread(lambda: stack.stop("redis"))),
+        (3.5, in_thread(lambda: stack.start("redis"))),
+    ]
+    try:
+        with live_server(stack.config, tmp_path / "api.log", redis_backoff=0.5, **TINY_POOL) as server:
+            warm_up(server)
+            answers = asyncio.run(burst(server.url, CONNECTIONS, 5.0, events))
+            assert_only_200_and_fast_503(answers, server)
+    finally:
+        stack.freeze("redis", frozen=False)
+        if not stack.service("redis").running():
+            stack.start("redis")
+
+
+def test_a_saturated_pool_is_not_a_database_outage(stack: NativeStack, tmp_path: Path) -> None:
+    with live_server(stack.config, tmp_path / "api.log", **TINY_POOL) as server:
+        warm_up(server)
+        answers = asyncio.run(burst(server.url, CONNECTIONS, 2.0, []))
+        assert_only_200_and_fast_503(answers, server)
+        # The breaker stayed closed: served at once, not after a back-off.
+        for _ in range(5):
+            assert httpx.get(f"{server.url}/", timeout=2).status_code == 200
+        assert "PostgreSQL unavailable" not in server.log_text()
