@@ -3,7 +3,8 @@
 Run by the one-shot `secrets` service (Docker) and by the native runner before
 anything else starts. An existing file is never overwritten: the database was
 initialised with it. To bring your own secret, write the file before the
-first start (see the README).
+first start (see the README). A directory of an earlier version gets the
+missing files, and its Redis ACL file is rewritten (derived, never edited).
 """
 
 import hashlib
@@ -13,14 +14,23 @@ import secrets
 import sys
 from pathlib import Path
 
-from app.settings import get_settings
+from app.settings import REDIS_HEALTHCHECK_USER, Settings, get_settings
 
 log = logging.getLogger("app.init_secrets")
 
 # File names, not values.
-DB_SECRET = "db_password"  # noqa: S105
-REDIS_SECRET = "redis_password"  # noqa: S105
+DB_SECRET = "db_password"  # noqa: S105  (the owner, POSTGRES_USER)
+DB_API_SECRET = "db_api_password"  # noqa: S105  (the API's role, POSTGRES_API_USER)
+REDIS_SECRET = "redis_password"  # noqa: S105  (the API's Redis user, REDIS_USER)
+REDIS_HEALTHCHECK_SECRET = "redis_healthcheck_password"  # noqa: S105
+PASSWORD_FILES = (DB_SECRET, DB_API_SECRET, REDIS_SECRET, REDIS_HEALTHCHECK_SECRET)
 REDIS_ACL = "redis-users.acl"
+# What the API sends: a view's increment (redis-py's incr() sends INCRBY key
+# 1) and PING (readiness). AUTH needs no permission. redis-py's CLIENT SETINFO
+# on connect is not sent (app.counter turns it off), so not allowed.
+REDIS_API_COMMANDS = ("+incrby", "+ping")
+DEFAULT_REDIS_USER: str = Settings.model_fields["redis_user"].default
+DEFAULT_COUNTER_KEY: str = Settings.model_fields["counter_key"].default
 # Readable by the other services' users (postgres, redis, api), which differ;
 # only the services that need the secrets mount this directory.
 SECRET_MODE = 0o444
@@ -37,23 +47,50 @@ def _write_once(path: Path, content: str) -> bool:
     return True
 
 
-def redis_acl(password: str) -> str:
-    """An ACL file for the default user that holds the password's hash only."""
-    digest = hashlib.sha256(password.encode()).hexdigest()
-    return f"user default on #{digest} ~* &* +@all\n"
+def _password_hash(password: str) -> str:
+    return "#" + hashlib.sha256(password.encode()).hexdigest()
 
 
-def ensure_secrets(directory: Path) -> list[str]:
-    """Create the missing secrets; returns the names created."""
-    created = []
-    for name in (DB_SECRET, REDIS_SECRET):
-        if _write_once(directory / name, secrets.token_urlsafe(32)):
-            created.append(name)
-    redis_password = (directory / REDIS_SECRET).read_text(encoding="utf-8").strip()
-    acl = redis_acl(redis_password)
+def _literal_pattern(key: str) -> str:
+    """A Redis glob pattern that matches `key` only."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in key)
+
+
+def redis_acl(
+    api_password: str,
+    healthcheck_password: str,
+    api_user: str = DEFAULT_REDIS_USER,
+    counter_key: str = DEFAULT_COUNTER_KEY,
+) -> str:
+    """The ACL file: `default` off, the API's user on its one key with the
+    commands it sends, the healthcheck user with PING. Hashes only."""
+    return (
+        "user default off resetpass resetkeys resetchannels -@all\n"
+        f"user {api_user} on {_password_hash(api_password)} resetkeys ~{_literal_pattern(counter_key)}"
+        f" resetchannels -@all {' '.join(REDIS_API_COMMANDS)}\n"
+        f"user {REDIS_HEALTHCHECK_USER} on {_password_hash(healthcheck_password)}"
+        " resetkeys resetchannels -@all +ping\n"
+    )
+
+
+def _read(directory: Path, name: str) -> str:
+    return (directory / name).read_text(encoding="utf-8").strip()
+
+
+def ensure_secrets(
+    directory: Path, redis_user: str = DEFAULT_REDIS_USER, counter_key: str = DEFAULT_COUNTER_KEY
+) -> list[str]:
+    """Create the missing secrets, and the ACL file for the API's Redis user
+    `redis_user` and its key `counter_key`; returns the names created."""
+    created = [name for name in PASSWORD_FILES if _write_once(directory / name, secrets.token_urlsafe(32))]
+    acl = redis_acl(
+        _read(directory, REDIS_SECRET), _read(directory, REDIS_HEALTHCHECK_SECRET), redis_user, counter_key
+    )
     acl_path = directory / REDIS_ACL
     if acl_path.exists() and acl_path.read_text(encoding="utf-8") != acl:
-        acl_path.unlink()  # derived from redis_password: follow a replaced password
+        # Derived: follow a replaced password, a renamed user or key, and an
+        # earlier version's file (`default` with every right).
+        acl_path.unlink()
     if _write_once(acl_path, acl):
         created.append(REDIS_ACL)
     return created
@@ -61,9 +98,10 @@ def ensure_secrets(directory: Path) -> list[str]:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    directory = get_settings().secrets_dir
+    settings = get_settings()
+    directory = settings.secrets_dir
     try:
-        created = ensure_secrets(directory)
+        created = ensure_secrets(directory, settings.redis_user, settings.counter_key)
     except OSError as exc:
         log.error("cannot write secrets into %s: %s", directory, exc)
         return 1

@@ -1,8 +1,10 @@
-"""The migration step: play every SQL script, in name order, on the database.
+"""The migration step: play every SQL script, in name order, on the database,
+then (re)create the API's own role.
 
 The same scripts the postgres image plays from /docker-entrypoint-initdb.d on a
 new volume; here they run at every start, so an existing volume (the POC's,
-with v001 only) is brought up to date. The scripts are idempotent.
+with v001 only) is brought up to date. The scripts are idempotent, and so is
+the role's setup. Runs as the owner (POSTGRES_USER); the API never does.
 """
 
 import logging
@@ -11,6 +13,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from app.db import conninfo
 from app.settings import Settings, get_settings
@@ -19,6 +22,21 @@ log = logging.getLogger("app.migrate")
 
 # Serialises concurrent migrate runs (two `up` at once) on the same database.
 MIGRATION_LOCK_ID = 2_024_001
+
+# What the API's role may do, reset at every run (anything granted since is
+# taken back): CONNECT, USAGE on public, SELECT on students. PUBLIC loses its
+# default CONNECT and TEMPORARY on the database, and CREATE on public (the
+# default before PostgreSQL 15), which the role would otherwise inherit.
+API_ROLE_PRIVILEGES = (
+    "REVOKE ALL ON DATABASE {db} FROM PUBLIC, {role}",
+    "GRANT CONNECT ON DATABASE {db} TO {role}",
+    "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+    "REVOKE ALL ON SCHEMA public FROM {role}",
+    "GRANT USAGE ON SCHEMA public TO {role}",
+    "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}",
+    "REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}",
+    "GRANT SELECT ON TABLE students TO {role}",
+)
 
 
 def migration_files(sql_dir: Path) -> list[Path]:
@@ -33,7 +51,7 @@ def connect_with_retry(settings: Settings) -> psycopg.Connection:
     deadline = time.monotonic() + settings.migrate_wait_seconds
     while True:
         try:
-            return psycopg.connect(conninfo(settings), autocommit=True)
+            return psycopg.connect(conninfo(settings, owner=True), autocommit=True)
         except psycopg.OperationalError as exc:
             if time.monotonic() >= deadline:
                 raise
@@ -41,8 +59,34 @@ def connect_with_retry(settings: Settings) -> psycopg.Connection:
             time.sleep(1)
 
 
+def ensure_api_role(conn: psycopg.Connection, settings: Settings, password: str) -> None:
+    """Create the API's role if missing, and set its attributes, password and
+    privileges to exactly what the API needs, in one transaction."""
+    name = settings.postgres_api_user
+    role = sql.Identifier(name)
+    # The server only ever receives the SCRAM verifier (what `\password` does):
+    # the password is in no statement, so in no server log.
+    verifier = conn.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256")
+    with conn.transaction():
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE ROLE {}").format(role))
+            log.info("created the API's role %s", name)
+        conn.execute(
+            sql.SQL(
+                "ALTER ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+                " NOBYPASSRLS CONNECTION LIMIT {} PASSWORD {}"
+            ).format(role, sql.Literal(settings.api_connection_limit), sql.Literal(verifier.decode()))
+        )
+        for statement in API_ROLE_PRIVILEGES:
+            conn.execute(sql.SQL(statement).format(role=role, db=sql.Identifier(settings.postgres_db)))
+    log.info("the API's role %s may read students, nothing else", name)
+
+
 def migrate(settings: Settings) -> list[str]:
-    """Apply every script; returns their names in the order applied."""
+    """Apply every script, then set up the API's role; returns the scripts'
+    names in the order applied."""
+    if settings.postgres_api_password is None:
+        raise ValueError("POSTGRES_API_PASSWORD_FILE is not set: the API's role gets its password from it")
     applied = []
     with connect_with_retry(settings) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
@@ -52,6 +96,7 @@ def migrate(settings: Settings) -> list[str]:
             conn.execute(path.read_text(encoding="utf-8"))
             log.info("applied %s", path.name)
             applied.append(path.name)
+        ensure_api_role(conn, settings, settings.postgres_api_password.get_secret_value())
     return applied
 
 
@@ -59,7 +104,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         migrate(get_settings())
-    except (psycopg.Error, OSError) as exc:
+    except (psycopg.Error, OSError, ValueError) as exc:
         log.error("migration failed: %s", exc)
         return 1
     return 0

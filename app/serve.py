@@ -27,6 +27,8 @@ def main() -> None:
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
+        # When set, the socket replaces host and port.
+        uds=str(settings.api_socket) if settings.api_socket else None,
         workers=settings.api_workers,
         server_header=False,
         log_level="info",

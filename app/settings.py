@@ -9,10 +9,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CORS_ORIGINS = ("http://localhost:8080", "http://127.0.0.1:8080")
+# The Redis user of the healthchecks (PING only). Fixed: the compose file's
+# redis healthcheck names it too.
+REDIS_HEALTHCHECK_USER = "healthcheck"
+# Connections of the API's role beyond its pools' maximum: a worker's
+# replacement connecting while the old backends are not reaped yet.
+API_CONNECTION_RESERVE = 5
+# Names written unquoted into the ACL file (split on spaces) and into SQL (quoted anyway).
+_ROLE_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
+_REDIS_NAME = r"^[A-Za-z0-9_.:-]+$"
 
 
 def _read_secret_file(path: Path) -> SecretStr:
@@ -28,13 +37,19 @@ def _read_secret_file(path: Path) -> SecretStr:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
-    # PostgreSQL
+    # PostgreSQL. POSTGRES_USER/POSTGRES_PASSWORD: the database's owner (the
+    # image's superuser), used by the migrate step only. The API logs in as
+    # its own role, which the migrate step creates: SELECT on students only.
     postgres_host: str = "db"
     postgres_port: int = Field(default=5432, ge=1, le=65535)
     postgres_user: str = "dashboard"
     postgres_db: str = "dashboard"
     postgres_password: SecretStr | None = None
     postgres_password_file: Path | None = None
+    postgres_api_user: str = Field(default="dashboard_api", pattern=_ROLE_NAME)
+    # Only from its file: no POSTGRES_API_PASSWORD variable is ever read.
+    postgres_api_password_file: Path | None = None
+    _api_password: SecretStr | None = PrivateAttr(default=None)
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
     # How long a request waits for a pooled connection before answering 503.
@@ -47,9 +62,11 @@ class Settings(BaseSettings):
     # Redis (the view counter)
     redis_host: str = "redis"
     redis_port: int = Field(default=6379, ge=1, le=65535)
+    # The API's own user: INCRBY of counter_key and PING, nothing else.
+    redis_user: str = Field(default="dashboard-api", pattern=_REDIS_NAME)
     redis_password: SecretStr | None = None
     redis_password_file: Path | None = None
-    counter_key: str = "dashboard:views"
+    counter_key: str = Field(default="dashboard:views", pattern=r"^\S+$")
     # Upper bound of one counter operation: Redis stopped or frozen costs at
     # most this much, once per back-off period.
     redis_timeout: float = Field(default=0.1, gt=0)
@@ -60,6 +77,15 @@ class Settings(BaseSettings):
     # HTTP
     api_host: str = "0.0.0.0"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # A unix socket to listen on instead of API_HOST:API_PORT (the native
+    # runner: a socket only the edge's user can reach).
+    api_socket: Path | None = None
+    # Requests one worker serves at once; the next get an immediate 503. Well
+    # above the load the stack is sized for (make bench: 16 connections over
+    # 2 workers), below redis-py's 100 connections per pool (one per request
+    # in flight); with 10 pooled database connections a request queues for
+    # about 6 queries, milliseconds, far from DB_ACQUIRE_TIMEOUT.
+    api_max_in_flight: int = Field(default=64, ge=1)
     # One worker per core of the machine the stack is sized for (2 cores).
     api_workers: int = Field(default=2, ge=1)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CORS_ORIGINS
@@ -93,9 +119,30 @@ class Settings(BaseSettings):
                 # Same rule as the postgres image's file_env.
                 raise ValueError(f"{name.upper()} and {name.upper()}_FILE are exclusive")
             object.__setattr__(self, name, _read_secret_file(path))
+        if self.postgres_api_password_file is not None:
+            self._api_password = _read_secret_file(self.postgres_api_password_file)
         if self.db_pool_min_size > self.db_pool_max_size:
             raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
         return self
+
+    @model_validator(mode="after")
+    def _separate_users(self) -> "Settings":
+        # The migrate step strips the API's role of every attribute: never the owner.
+        if self.postgres_api_user == self.postgres_user:
+            raise ValueError("POSTGRES_API_USER must differ from POSTGRES_USER (the owner)")
+        if self.redis_user in ("default", REDIS_HEALTHCHECK_USER):
+            raise ValueError(f"REDIS_USER must not be 'default' nor '{REDIS_HEALTHCHECK_USER}'")
+        return self
+
+    @property
+    def postgres_api_password(self) -> SecretStr | None:
+        """The API role's password, from POSTGRES_API_PASSWORD_FILE."""
+        return self._api_password
+
+    @property
+    def api_connection_limit(self) -> int:
+        """CONNECTION LIMIT of the API's role: every worker's full pool."""
+        return self.api_workers * self.db_pool_max_size + API_CONNECTION_RESERVE
 
 
 @lru_cache

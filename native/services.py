@@ -6,19 +6,23 @@ reads redis/redis.conf; the edge renders nginx/default.conf.template.
 """
 
 import glob
+import http.client
 import os
 import shutil
 import socket
 import urllib.request
 from pathlib import Path
 
-from app.settings import Settings
+from app.init_secrets import REDIS_HEALTHCHECK_SECRET
+from app.settings import REDIS_HEALTHCHECK_USER, Settings
 from native import edge
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig
 from native.privileges import RunAs
 from native.process import StartError, read_pid, run, spawn, terminate, wait_until
 
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+# The owner's credentials: the migrate step's only.
+OWNER_ONLY = ("postgres_password", "postgres_password_file")
 
 
 def postgres_bin(name: str) -> str:
@@ -229,13 +233,16 @@ class Redis(Service):
         )
 
     def ready(self) -> bool:
-        password = (self.config.secrets_dir / "redis_password").read_text().strip()
+        # As the compose healthcheck: the PING-only user, password from the environment.
+        password = (self.config.secrets_dir / REDIS_HEALTHCHECK_SECRET).read_text().strip()
         try:
             result = run(
                 [
                     shutil.which("redis-cli") or "/usr/bin/redis-cli",
                     "-p",
                     str(self.config.redis_port),
+                    "--user",
+                    REDIS_HEALTHCHECK_USER,
                     "ping",
                 ],
                 self.user,
@@ -249,27 +256,40 @@ class Redis(Service):
 class Api(Service):
     name = "api"
 
-    def _environment(self) -> dict[str, str]:
+    def _environment(self, fixed: dict[str, str]) -> dict[str, str]:
         # The caller's overrides of the API's settings (e.g. from .env), then
         # what the native stack fixes: hosts, ports and secret files.
         overrides = {key: value for key, value in os.environ.items() if key.lower() in Settings.model_fields}
-        return {
-            **overrides,
-            **self.config.app_environment(),
-            "PYTHONPATH": str(REPO_ROOT),
-            "PYTHONDONTWRITEBYTECODE": "1",
+        return {**overrides, **fixed, "PYTHONPATH": str(REPO_ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def _api_environment(self) -> dict[str, str]:
+        # The owner's password never reaches the API, even from the caller's environment.
+        api = self._environment(self.config.app_environment())
+        return {key: value for key, value in api.items() if key.lower() not in OWNER_ONLY}
+
+    def redis_names(self) -> tuple[str, str]:
+        """The API's Redis user and counter key, as the API will read them:
+        its ACL is written from these, before the secret files exist."""
+        values: dict[str, object] = {
+            key.lower(): value
+            for key, value in self._api_environment().items()
+            if key.lower() in Settings.model_fields
         }
+        values.update({name: None for name in Settings.model_fields if name.endswith("_file")})
+        settings = Settings.model_validate(values)
+        return settings.redis_user, settings.counter_key
 
     def migrate(self) -> None:
         """The one-shot migration step, at every start (compose's `migrate`)."""
-        run([str(PYTHON), "-m", "app.migrate"], self.user, env=self._environment(), cwd=REPO_ROOT)
+        env = self._environment(self.config.migrate_environment())
+        run([str(PYTHON), "-m", "app.migrate"], self.user, env=env, cwd=REPO_ROOT)
 
     def start(self) -> None:
         if self.running():
             return
         # Supervised: restarted when it dies, like the container's restart policy.
         serve = [str(PYTHON), "-m", "app.serve"]
-        self._spawn([str(PYTHON), "-m", "native.supervise", "--", *serve], env=self._environment())
+        self._spawn([str(PYTHON), "-m", "native.supervise", "--", *serve], env=self._api_environment())
 
     def server_pid(self) -> int | None:
         """The API server itself (the supervisor's child)."""
@@ -277,7 +297,7 @@ class Api(Service):
         return None if supervisor is None else child_pid(supervisor)
 
     def ready(self) -> bool:
-        return _http_ok(f"http://127.0.0.1:{self.config.api_port}/healthz")
+        return _unix_http_ok(self.config.api_socket, "/healthz")
 
 
 class Proxy(Service):
@@ -311,6 +331,30 @@ def child_pid(parent: int) -> int | None:
     except OSError:
         return None
     return int(children[0]) if children else None
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket (the standard library speaks only TCP)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=2)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self._path))
+
+
+def _unix_http_ok(path: Path, target: str) -> bool:
+    connection = _UnixHTTPConnection(path)
+    try:
+        connection.request("GET", target)
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
 
 
 def _http_ok(url: str) -> bool:

@@ -44,7 +44,7 @@ class NativeStack:
             self.config.secrets_dir,
         ):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        ensure_secrets(self.config.secrets_dir)
+        ensure_secrets(self.config.secrets_dir, *self.api.redis_names())
         self.user.own(self.config.state_dir)
 
     def up(self, timeout: float = 60) -> None:

@@ -15,9 +15,9 @@ from redis import Redis
 from app.db import conninfo
 from app.main import create_app
 from app.settings import Settings
+from bench.driver import free_port
 from native.config import NativeConfig
 from native.stack import NativeStack
-from tests.conftest import free_port
 
 
 def native_config(state_dir: Path, **overrides: object) -> NativeConfig:
@@ -25,13 +25,14 @@ def native_config(state_dir: Path, **overrides: object) -> NativeConfig:
         state_dir=state_dir,
         db_port=free_port(),
         redis_port=free_port(),
-        api_port=free_port(),
         **overrides,  # type: ignore[arg-type]
     )
 
 
 def app_settings(config: NativeConfig, **overrides: object) -> Settings:
-    values: dict[str, object] = {key.lower(): value for key, value in config.app_environment().items()}
+    """What the API and the migrate step are given (so the tests can act as the owner too)."""
+    environment = {**config.app_environment(), **config.migrate_environment()}
+    values: dict[str, object] = {key.lower(): value for key, value in environment.items()}
     # Short back-off so recovery tests stay fast; the default is 2 s.
     values.update(redis_backoff=0.5, db_acquire_timeout=0.5)
     values.update(overrides)
@@ -66,21 +67,33 @@ def client(settings: Settings, stack: NativeStack) -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.fixture
-def redis_client(settings: Settings) -> Iterator[Redis]:
+def api_redis(settings: Settings) -> Redis:
+    """A client logged in as the API's Redis user."""
     assert settings.redis_password is not None
-    client = Redis(
+    return Redis(
         host=settings.redis_host,
         port=settings.redis_port,
+        username=settings.redis_user,
         password=settings.redis_password.get_secret_value(),
         socket_timeout=2,
     )
+
+
+@pytest.fixture
+def redis_client(settings: Settings) -> Iterator[Redis]:
+    client = api_redis(settings)
     yield client
     client.close()
 
 
+def counter_value(client: Redis, settings: Settings) -> int:
+    """The view counter, read with the API's own Redis user, which may not
+    GET: INCRBY 0 answers the value and changes nothing."""
+    return int(client.incr(settings.counter_key, 0))
+
+
 def sql(settings: Settings, query: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    """Run one statement as the stack's user; returns the rows (if any)."""
-    with psycopg.connect(conninfo(settings), autocommit=True) as conn:
+    """Run one statement as the database owner (POSTGRES_USER); returns the rows (if any)."""
+    with psycopg.connect(conninfo(settings, owner=True), autocommit=True) as conn:
         cursor = conn.execute(query, params)  # type: ignore[arg-type]
         return cursor.fetchall() if cursor.description else []

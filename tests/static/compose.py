@@ -28,9 +28,15 @@ def services() -> dict[str, dict[str, Any]]:
 
 
 def volume_mounts(service: str) -> dict[str, tuple[str, str]]:
-    """target -> (source, mode) of a service's short-syntax volumes."""
+    """target -> (source, mode) of a service's volumes; a long-syntax mount of
+    a volume's subpath has the source `volume/subpath`."""
     mounts = {}
     for entry in services()[service].get("volumes", []):
+        if isinstance(entry, dict):
+            subpath = (entry.get("volume") or {}).get("subpath")
+            source = f"{entry['source']}/{subpath}" if subpath else entry["source"]
+            mounts[entry["target"]] = (source, "ro" if entry.get("read_only") else "rw")
+            continue
         parts = entry.split(":")
         mode = parts[2] if len(parts) > 2 else "rw"
         mounts[parts[1]] = (parts[0], mode)
