@@ -22,7 +22,7 @@ CONNECTIONS ?= 16
 DURATION ?= 10
 SOAK_SECONDS ?= 300
 
-.PHONY: help up down ps logs stop start kill pause unpause psql clean test test-engine test-docker lint bench soak deps deps-test requirements
+.PHONY: help up down ps logs stop start kill pause unpause psql clean test test-engine test-docker lint bench bench-engine soak deps deps-test requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,13 @@ endef
 ifeq ($(MODE),docker)
 up: ## start the stack, return once healthy, print the URLs
 	$(COMPOSE) up -d --wait --wait-timeout 300
+	@# Healthy containers, and the edge reaching the api too: it looks the
+	@# api up by name, and a name asked before the api existed is retried
+	@# after a resolver timeout.
+	@command -v curl >/dev/null || exit 0; for i in $$(seq 1 60); do \
+	  curl -fsS -o /dev/null "http://$${BIND_ADDRESS:-127.0.0.1}:8000/healthz" 2>/dev/null && exit 0; \
+	  sleep 0.5; \
+	done; echo "the edge does not reach the api yet: make logs SERVICE=proxy" >&2
 	@echo "Dashboard: http://localhost:8080"; echo "API:       http://localhost:8000/"
 down: ## stop the stack, keep the data
 	$(COMPOSE) down
@@ -53,7 +60,9 @@ stop: ## stop one service: make stop SERVICE=redis
 	$(COMPOSE) stop $(SERVICE)
 start: ## start one service, return once healthy: make start SERVICE=redis
 	$(require_service)
-	$(COMPOSE) up -d --wait --no-deps $(SERVICE)
+	@# --no-recreate: a service the restart policy is already bringing back
+	@# (after make kill) is waited for, not replaced by a new container.
+	$(COMPOSE) up -d --wait --no-deps --no-recreate $(SERVICE)
 kill: ## crash one service (SIGKILL): make kill SERVICE=api
 	$(require_service)
 	@# From inside the container: PID 1 is docker-init (init: true) and its one
@@ -125,8 +134,11 @@ test-docker: ## the end-to-end suite against the real containers (needs a Docker
 	@native/install.sh --docker
 	E2E_MODE=docker .venv/bin/pytest tests/e2e $(PYTEST_ARGS)
 
-bench: deps-test ## wrk through the edge of a fresh native stack; writes docs/benchmarks.md
-	$(PYTHON) -m bench.run --connections $(CONNECTIONS) --duration $(DURATION)
+bench: deps-test ## wrk through the edge of a fresh stack (MODE); writes docs/benchmarks[-docker].md
+	$(PYTHON) -m bench.run --mode $(MODE) --connections $(CONNECTIONS) --duration $(DURATION)
+
+bench-engine: deps-test ## make bench MODE=docker on the engine tier's engine and stand-in images
+	tests/engine/run.sh make --no-print-directory bench MODE=docker CONNECTIONS=$(CONNECTIONS) DURATION=$(DURATION)
 
 soak: deps-test ## sustained load while Redis and the DB go down and up (SOAK_SECONDS, max 600)
 	$(PYTHON) -m bench.soak --seconds $(SOAK_SECONDS)

@@ -1,4 +1,5 @@
-"""How the end-to-end suite drives the stack: through the Makefile, as a user would.
+"""How the end-to-end suite and the benchmarks drive the stack: through the
+Makefile, as a user would.
 
 The one switch between the native run and the containers: E2E_MODE (native by
 default, docker for `make test-docker`) is passed as MODE to the same make
@@ -6,17 +7,24 @@ targets (up, down, stop, start, kill, pause, psql, clean).
 """
 
 import os
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.init_secrets import DB_SECRET, REDIS_SECRET
-from native.config import NativeConfig
-from tests.conftest import REPO_ROOT, free_port
+from app.init_secrets import PASSWORD_FILES
+from native.config import REPO_ROOT, NativeConfig
 
 E2E_MODE = os.environ.get("E2E_MODE", "native")
 PAGE_URL = "http://localhost:8080/"
 API_URL = "http://localhost:8000/"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass
@@ -29,7 +37,6 @@ class StackDriver:
         self.ports = {
             "NATIVE_DB_PORT": str(free_port()),
             "NATIVE_REDIS_PORT": str(free_port()),
-            "NATIVE_API_PORT": str(free_port()),
         }
 
     @property
@@ -48,7 +55,6 @@ class StackDriver:
             state_dir=self.state_dir,
             db_port=int(self.ports["NATIVE_DB_PORT"]),
             redis_port=int(self.ports["NATIVE_REDIS_PORT"]),
-            api_port=int(self.ports["NATIVE_API_PORT"]),
         )
 
     def make(self, *args: str, stdin: str | None = None) -> str:
@@ -99,18 +105,25 @@ class StackDriver:
         return b"".join(path.read_bytes() for path in sorted(self.state_dir.rglob("*.log")))
 
     def secrets(self) -> list[bytes]:
-        names = (DB_SECRET, REDIS_SECRET)
+        """Every generated password (the owner's, the API role's, both Redis users')."""
+        names = PASSWORD_FILES
         if self.mode == "docker":
-            return [
-                subprocess.run(
-                    ["docker", "compose", "exec", "-T", "api", "cat", f"/run/dashboard-secrets/{name}"],
-                    cwd=REPO_ROOT,
-                    capture_output=True,
-                    check=True,
-                ).stdout.strip()
-                for name in names
-            ]
+            return [self._secret_from_a_container(name) for name in names]
         return [(self.state_dir / "secrets" / name).read_bytes().strip() for name in names]
+
+    def _secret_from_a_container(self, name: str) -> bytes:
+        """Each service mounts only the secret files it reads: ask the
+        long-running ones in turn."""
+        for service in ("api", "db", "redis"):
+            result = subprocess.run(
+                ["docker", "compose", "exec", "-T", service, "cat", f"/run/dashboard-secrets/{name}"],
+                cwd=REPO_ROOT,
+                env=self.env,
+                capture_output=True,
+            )
+            if result.returncode == 0:
+                return result.stdout.strip()
+        raise AssertionError(f"no running service mounts the secret {name}")
 
     def psql(self, query: str) -> str:
         """SQL piped into `make psql`, as a user would; returns psql's output."""

@@ -38,7 +38,9 @@ def native_variables(config: NativeConfig) -> dict[str, str]:
     return {
         "EDGE_LISTEN_ADDRESS": "127.0.0.1",
         "FRONTEND_ROOT": str(REPO_ROOT / "frontend"),
-        "API_UPSTREAM": f"127.0.0.1:{config.api_port}",
+        "API_UPSTREAM": f"unix:{config.api_socket}",
+        # A fixed address: nothing to re-resolve.
+        "API_UPSTREAM_RESOLVE": "",
         "NGINX_LOCAL_RESOLVERS": local_resolvers(),
     }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.driver import E2E_MODE, StackDriver
+from bench.driver import E2E_MODE, StackDriver
 from tests.e2e.secrets_check import assert_no_secret_in_logs
 
 # Debian's Chromium; another Chromium-based browser with CHROMIUM=/path (CI runners).

@@ -2,7 +2,7 @@
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.driver import PAGE_URL
+from bench.driver import PAGE_URL
 
 OPERATIONAL = "✅ Système Opérationnel"
 API_ERROR = "❌ Erreur connexion API"

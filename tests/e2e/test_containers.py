@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.driver import StackDriver
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import docker_only, start_stack
-from tests.e2e.driver import StackDriver
 
 pytestmark = docker_only
 

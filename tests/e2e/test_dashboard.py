@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from bench.driver import API_URL, PAGE_URL, StackDriver
 from tests.e2e.conftest import start_stack
 from tests.e2e.dashboard import (
     API_ERROR,
@@ -23,7 +24,6 @@ from tests.e2e.dashboard import (
     open_dashboard,
     wait_for_views,
 )
-from tests.e2e.driver import API_URL, PAGE_URL, StackDriver
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.driver import API_URL, PAGE_URL, StackDriver
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import native_only, start_stack
-from tests.e2e.driver import API_URL, PAGE_URL, StackDriver
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +114,8 @@ def raw_exchange(port: int, request: bytes, wait_s: float = 8.0) -> bytes:
         try:
             while chunk := sock.recv(65536):
                 received += chunk
-        except TimeoutError:
-            pass
+        except (TimeoutError, ConnectionResetError):
+            pass  # a reset is a closed connection too (reset_timedout_connection)
     return received
 
 

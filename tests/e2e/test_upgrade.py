@@ -10,10 +10,10 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
+from bench.driver import E2E_MODE, StackDriver
 from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
 from tests.e2e.dashboard import numeric_views, open_dashboard
-from tests.e2e.driver import E2E_MODE, StackDriver
 
 INSERT_POC_USERS = (
     "INSERT INTO utilisateur (nom, prenom, email) VALUES"

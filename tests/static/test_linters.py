@@ -42,6 +42,11 @@ def test_hadolint_passes_on_the_dockerfile() -> None:
 def test_the_template_rendered_as_in_the_container_is_valid_nginx(tmp_path: Path) -> None:
     environment = {key: str(value) for key, value in services()["proxy"]["environment"].items()}
     environment["NGINX_LOCAL_RESOLVERS"] = "127.0.0.11"  # what the image finds in a container
+    # Debian 12's nginx (1.22) predates upstream `resolve` (1.27.3) and would
+    # look `api` up now: an address instead. The engine tier runs the
+    # container's own nginx 1.30 on the full configuration.
+    environment["API_UPSTREAM_RESOLVE"] = ""
+    environment["API_UPSTREAM"] = "127.0.0.1:8000"
     (tmp_path / "conf.d").mkdir()
     (tmp_path / "conf.d" / "default.conf").write_text(render(TEMPLATE.read_text(), environment))
     (tmp_path / "nginx.conf").write_text(

@@ -7,6 +7,7 @@ COMPOSE_VARIABLES = {
     "EDGE_LISTEN_ADDRESS": "0.0.0.0",
     "FRONTEND_ROOT": "/usr/share/nginx/html",
     "API_UPSTREAM": "api:8000",
+    "API_UPSTREAM_RESOLVE": "resolve",
     "NGINX_LOCAL_RESOLVERS": "127.0.0.11",
 }
 
@@ -21,8 +22,8 @@ def test_the_template_needs_exactly_the_variables_both_runs_define() -> None:
     assert placeholders == set(COMPOSE_VARIABLES)
     rendered = render(TEMPLATE.read_text(), COMPOSE_VARIABLES)
     assert "${" not in rendered
-    assert "set $api_upstream http://api:8000;" in rendered
-    assert "resolver 127.0.0.11 valid=10s" in rendered
+    assert "server api:8000 max_fails=0 resolve;" in rendered
+    assert "resolver 127.0.0.11 valid=2s" in rendered
     assert "$proxy_add_x_forwarded_for" in rendered  # nginx's own variables kept
 
 
@@ -38,7 +39,7 @@ def test_the_native_main_config_is_the_containers_with_paths_moved() -> None:
     from native.config import NativeConfig
     from native.edge import MAIN_CONF, native_main_config
 
-    config = NativeConfig(state_dir=Path("/native-state"), db_port=1, redis_port=2, api_port=3)
+    config = NativeConfig(state_dir=Path("/native-state"), db_port=1, redis_port=2)
     native = re.sub(r"#.*", "", native_main_config(config))
     # Every directive of the container's file is kept (same worker count,
     # same limits); only the paths an unprivileged process cannot write move.

@@ -1,0 +1,220 @@
+"""Hostile data and hostile clients against the running stack (both modes):
+stored markup, overload, slow clients, forged Host headers, odd paths."""
+
+import asyncio
+import gzip
+import json
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from bench.driver import API_URL, PAGE_URL, StackDriver
+from bench.load import Answer, burst, hold_slow_connections
+from native.stack import NativeStack
+from tests.e2e.conftest import native_only, start_stack
+from tests.e2e.dashboard import OPERATIONAL, POLL_TIMEOUT_MS, open_dashboard
+from tests.e2e.test_edge import fetch, raw_exchange, status_of
+
+T = TypeVar("T")
+PAGE = Path(__file__).parents[2] / "frontend" / "index.html"
+
+# What an attacker with write access to the table would store. The check
+# constraint refuses it; a volume written before that check may still hold it.
+REDIRECT = '<meta http-equiv="refresh" content="0;url=http://127.0.0.1:9/">'
+FAKE_LINK = '<a id="fake" href="http://127.0.0.1:9/">ici</a>'  # promo: 50 characters at most
+ORDINARY = ("Zoé O'Brien-Çelik", "M2 R&D")
+NO_MARKUP_CHECK = (
+    "ALTER TABLE students ADD CONSTRAINT students_no_markup CHECK (nom !~ '[<>]' AND promo !~ '[<>]');"
+)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackDriver]:
+    yield from start_stack(tmp_path_factory.mktemp("hostile") / "state")
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def insert_students(stack: StackDriver, rows: list[tuple[str, str]]) -> None:
+    values = ", ".join(f"({sql_literal(nom)}, {sql_literal(promo)})" for nom, promo in rows)
+    stack.psql(f"INSERT INTO students (nom, promo) VALUES {values};")  # noqa: S608 (test data, quoted)
+
+
+def navigations_of(page: Page) -> list[str]:
+    """Every URL the page's main frame goes to, from now on."""
+    urls: list[str] = []
+    page.on("framenavigated", lambda frame: urls.append(frame.url))
+    return urls
+
+
+def request_line(method: str, path: str, host: str = "x") -> bytes:
+    return f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+
+
+def in_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine in its own thread (Playwright holds this one's loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def test_markup_cannot_be_stored(stack: StackDriver) -> None:
+    with pytest.raises(AssertionError, match="students_no_markup"):
+        insert_students(stack, [(REDIRECT, "M2")])
+
+
+def test_markup_stored_before_the_check_shows_as_text(stack: StackDriver, browser: Browser) -> None:
+    """A volume written before the check: the API encodes for innerHTML, so
+    the page neither follows the refresh nor grows a link, CSP or not."""
+    stack.psql("ALTER TABLE students DROP CONSTRAINT students_no_markup;")
+    insert_students(stack, [(REDIRECT, "M2 Hack"), ("Mallory", FAKE_LINK), ORDINARY])
+    try:
+        for bypass_csp in (False, True):
+            context = browser.new_context(bypass_csp=bypass_csp)
+            page = context.new_page()
+            navigations = navigations_of(page)
+            open_dashboard(page)
+            expect(page.locator(".card")).to_have_count(13, timeout=POLL_TIMEOUT_MS)
+            page.wait_for_timeout(2500)  # a 0 s refresh would have fired by now; one more poll
+            assert navigations == [PAGE_URL], navigations
+            assert page.locator("#fake, .card a, meta[http-equiv]").count() == 0
+            names = page.locator(".card h3").all_inner_texts()
+            promos = page.locator(".card p:not(:has(small))").all_inner_texts()
+            assert REDIRECT in names and ORDINARY[0] in names
+            assert f"Promo: {FAKE_LINK}" in promos and f"Promo: {ORDINARY[1]}" in promos
+            expect(page.locator("#status")).to_have_text(OPERATIONAL)
+            context.close()
+    finally:
+        stack.psql("DELETE FROM students WHERE id > 10;")
+        stack.psql(NO_MARKUP_CHECK)
+
+
+def test_no_location_is_built_from_the_host_header(stack: StackDriver) -> None:
+    for path in ("/healthz/", "/readyz/", "//", "/docs/"):
+        answer = raw_exchange(8000, request_line("GET", path, host="evil.example"), wait_s=5)
+        assert b"\r\nlocation:" not in answer.lower(), answer[:300]
+        assert b"evil.example" not in answer
+
+
+ODD_PATHS = ["/docs", "/redoc", "/docs/oauth2-redirect", "/healthz%0a", "/healthz%0d", "/%00"]
+
+
+@pytest.mark.parametrize("path", ODD_PATHS)
+def test_only_what_works_is_served(stack: StackDriver, path: str) -> None:
+    status, headers, body = fetch(API_URL.rstrip("/") + path)
+    assert status in (400, 404), (path, status)
+    assert headers["Content-Type"].startswith("application/json")
+    json.loads(body)
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE", "PATCH", "FOO", "TRACE", "PROPFIND"])
+def test_the_edge_refuses_unknown_methods_before_the_api(stack: StackDriver, method: str) -> None:
+    # uvicorn logs a warning for each request it cannot parse (an unknown
+    # method): a lever to flood the API's log, unless the edge refuses first.
+    warnings_before = stack.logs().count(b"Invalid HTTP request")
+    for _ in range(5):
+        answer = raw_exchange(8000, request_line(method, "/"), wait_s=5)
+        assert status_of(answer) in (400, 405), answer[:200]
+        assert b"application/json" in answer.split(b"\r\n\r\n")[0]
+    time.sleep(0.3)
+    assert stack.logs().count(b"Invalid HTTP request") == warnings_before
+
+
+def test_ranges_do_not_multiply_the_page(stack: StackDriver) -> None:
+    ranges = ",".join(f"{i}-{i}" for i in range(200))
+    request = urllib.request.Request(PAGE_URL, headers={"Range": f"bytes={ranges}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        body = response.read()
+    assert response.status == 200 and body == PAGE.read_bytes()
+
+
+def test_the_student_list_is_compressed(stack: StackDriver) -> None:
+    insert_students(stack, [(f"Étudiant {i}", "M2 Compression") for i in range(200)])
+    try:
+        request = urllib.request.Request(API_URL, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            raw = response.read()
+            assert response.headers["Content-Encoding"] == "gzip"
+        plain = gzip.decompress(raw)
+        assert len(json.loads(plain)) == 210 and len(raw) * 4 < len(plain)
+    finally:
+        stack.psql("DELETE FROM students WHERE promo = 'M2 Compression';")
+
+
+def test_overload_degrades_to_fast_503s_never_a_500(stack: StackDriver) -> None:
+    answers = in_thread(burst(API_URL, connections=1000, seconds=6.0, events=[]))
+    failures = [answer for answer in answers if isinstance(answer, str)]
+    statuses = Counter(answer.status for answer in answers if isinstance(answer, Answer))
+    assert failures == [], failures[:5]
+    # If a 500 slips through, say where it came from (the API's bug log, the edge's access log).
+    markers = (b"unexpected error", b'" 500 ')
+    unexpected = [line for line in stack.logs().splitlines() if any(m in line for m in markers)]
+    assert set(statuses) <= {200, 503}, (statuses, unexpected[:5])
+    assert statuses[200] > 0
+    assert all(a.headers.get("retry-after") for a in answers if isinstance(a, Answer) and a.status == 503)
+    assert fetch(API_URL)[0] == 200  # healthy right after
+
+
+def test_slow_clients_do_not_starve_the_others(stack: StackDriver) -> None:
+    """2,000 slow connections on 8000; normal clients on both ports are
+    still served at once."""
+    with ThreadPoolExecutor(1) as pool:
+        holding = pool.submit(asyncio.run, hold_slow_connections("127.0.0.1", 8000, 2000, 4.0))
+        time.sleep(2.0)
+        latencies = []
+        for url in (PAGE_URL, API_URL) * 10:
+            started = time.monotonic()
+            assert fetch(url)[0] == 200, url
+            latencies.append(time.monotonic() - started)
+        assert holding.result() == 2000
+    assert max(latencies) < 1.0, latencies
+
+
+def listening_tcp_inodes() -> set[str]:
+    """Socket inodes of every listening TCP socket (state 0A) of the machine."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":
+                inodes.add(fields[9])
+    return inodes
+
+
+def socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().name
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+@native_only
+def test_the_api_is_reachable_only_through_the_edge(stack: StackDriver) -> None:
+    """Natively the API listens on a unix socket in a directory only the
+    stack's user can enter: no local user can skip the edge and its headers."""
+    config = stack.native_config
+    api = NativeStack(config).api
+    server = api.server_pid()
+    assert server is not None
+    processes = [
+        server,
+        *(int(pid) for pid in Path(f"/proc/{server}/task/{server}/children").read_text().split()),
+    ]
+    assert not any(socket_inodes(pid) & listening_tcp_inodes() for pid in processes)
+    assert config.api_socket.is_socket()
+    run_dir = config.api_socket.parent.stat()
+    assert run_dir.st_mode & 0o077 == 0
+    assert run_dir.st_uid == Path(f"/proc/{server}").stat().st_uid
