@@ -1,48 +1,72 @@
-"""make bench: wrk through the edge of a fresh native stack, in one run.
+"""make bench: wrk through the edge of a fresh stack, every scenario in one run.
 
+The stack is the native one, or the containers with `--mode docker` (`make
+bench MODE=docker`); it is driven through make, as the tests drive it.
 (a) GET /  (b) GET / with Redis stopped  (c) GET / with Redis paused
-(d) GET /healthz of the same app: the ceiling (same server, no I/O).
+(d) GET /healthz of the same app: the ceiling (same server, no I/O)
+(e) GET / with 64 connections: the latency target
+(f) overload: GET / with 1,000 connections
+(g) hostile neighbour: 2,000 slow clients (slowloris) on 8000 while GET /
+    (8000) and the page (8080) are measured
 Then a timeline of every request across a Redis outage, as a chart.
 """
 
 import argparse
 import asyncio
-import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.driver import StackDriver
+from bench.load import hold_slow_connections
 from bench.machine import describe
 from bench.report import write_report
 from bench.timeline import Event, chart, record
 from bench.wrk import WrkResult, run_wrk
-from native.config import EDGE_API_PORT, REPO_ROOT, NativeConfig
-from native.stack import NativeStack
-from tests.conftest import free_port
+from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT
 
 API = f"http://127.0.0.1:{EDGE_API_PORT}/"
 HEALTHZ = f"http://127.0.0.1:{EDGE_API_PORT}/healthz"
+PAGE = f"http://127.0.0.1:{EDGE_PAGE_PORT}/"
+OVERLOAD_CONNECTIONS = 1000
+SLOW_CLIENTS = 2000
 
 
-def measure(stack: NativeStack, connections: int, duration: int) -> dict[str, WrkResult]:
+def measure(stack: StackDriver, connections: int, duration: int) -> dict[str, WrkResult]:
     run_wrk(API, connections, 2)  # warm-up: pools filled, caches hot
     results = {"d": run_wrk(HEALTHZ, connections, duration), "a": run_wrk(API, connections, duration)}
+    results["e"] = run_wrk(API, 64, duration)
     stack.stop("redis")
     try:
         run_wrk(API, connections, 1)  # past the first detection
         results["b"] = run_wrk(API, connections, duration)
     finally:
         stack.start("redis")
-    stack.freeze("redis", frozen=True)
+    stack.pause("redis")
     try:
         run_wrk(API, connections, 1)
         results["c"] = run_wrk(API, connections, duration)
     finally:
-        stack.freeze("redis", frozen=False)
+        stack.unpause("redis")
+    results["f"] = run_wrk(API, OVERLOAD_CONNECTIONS, duration)
+    results.update(hostile_neighbour(connections, duration))
     return results
 
 
-def outage_timeline(stack: NativeStack, clients: int, chart_path: Path) -> None:
+def hostile_neighbour(connections: int, duration: int) -> dict[str, WrkResult]:
+    """Slow clients hold connections on 8000 while normal clients measure."""
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(
+            asyncio.run, hold_slow_connections("127.0.0.1", EDGE_API_PORT, SLOW_CLIENTS, 2 * duration + 6)
+        )
+        asyncio.run(asyncio.sleep(3))  # all of them connected
+        results = {"g1": run_wrk(API, connections, duration), "g2": run_wrk(PAGE, connections, duration)}
+        held.result()
+    return results
+
+
+def outage_timeline(stack: StackDriver, clients: int, chart_path: Path) -> None:
     async def stop() -> None:
         await asyncio.to_thread(stack.stop, "redis")
 
@@ -51,7 +75,7 @@ def outage_timeline(stack: NativeStack, clients: int, chart_path: Path) -> None:
 
     events: list[Event] = [(10.0, "redis stopped", stop), (20.0, "redis started", start)]
     samples = asyncio.run(record(API, 30.0, clients, events))
-    title = f"GET / through the edge, {clients} clients, Redis stopped from 10 s to 20 s"
+    title = f"GET / through the edge ({stack.mode}), {clients} clients, Redis stopped from 10 s to 20 s"
     chart(samples, [(at, label) for at, label, _ in events], title, chart_path)
 
 
@@ -59,24 +83,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--mode", choices=("native", "docker"), default="native")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
-    parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--output", type=Path, help="default: docs/benchmarks[-docker].md")
     args = parser.parse_args()
+    suffix = "" if args.mode == "native" else f"-{args.mode}"
+    output: Path = args.output or REPO_ROOT / "docs" / f"benchmarks{suffix}.md"
 
-    state = Path(tempfile.mkdtemp(prefix="dashboard-bench-"))
-    config = NativeConfig(state_dir=state, db_port=free_port(), redis_port=free_port(), api_port=free_port())
-    stack = NativeStack(config)
-    try:
+    with tempfile.TemporaryDirectory(prefix="dashboard-bench-") as state:
+        stack = StackDriver(Path(state) / "state", mode=args.mode)
         stack.up()
-        results = measure(stack, args.connections, args.duration)
-        chart_path = args.output.with_name("benchmarks-redis-outage.png")
-        outage_timeline(stack, min(args.connections, 8), chart_path)
-    finally:
-        stack.down()
-        shutil.rmtree(state, ignore_errors=True)
-    command = f"make bench CONNECTIONS={args.connections} DURATION={args.duration}"
-    print(write_report(args.output, results, describe(), command, datetime.now(UTC), chart_path.name))
+        try:
+            machine = describe(args.mode)
+            results = measure(stack, args.connections, args.duration)
+            chart_path = output.with_name(f"benchmarks{suffix}-redis-outage.png")
+            outage_timeline(stack, min(args.connections, 8), chart_path)
+        finally:
+            stack.clean()
+    command = f"make bench MODE={args.mode} CONNECTIONS={args.connections} DURATION={args.duration}"
+    print(write_report(output, results, machine, command, datetime.now(UTC), chart_path.name))
     return 0
 
 

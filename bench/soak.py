@@ -17,11 +17,12 @@ from pathlib import Path
 
 from redis import Redis
 
+from app.init_secrets import REDIS_SECRET
 from app.settings import Settings
+from bench.driver import free_port
 from bench.timeline import Event, Sample, chart, record
 from native.config import EDGE_API_PORT, REPO_ROOT, NativeConfig
 from native.stack import NativeStack
-from tests.conftest import free_port
 
 API = f"http://127.0.0.1:{EDGE_API_PORT}/"
 CYCLE_S = 60
@@ -96,9 +97,18 @@ def report(samples: list[Sample], counter_delta: int, seconds: int, clients: int
 
 
 def counter_value(config: NativeConfig) -> int:
-    password = (config.secrets_dir / "redis_password").read_text().strip()
-    with Redis(port=config.redis_port, password=password, socket_timeout=5) as client:
-        return int(client.get(Settings.model_fields["counter_key"].default) or 0)
+    """Read as the API's own Redis user, which may only INCRBY its key: +0."""
+    settings = Settings()
+    password = (config.secrets_dir / REDIS_SECRET).read_text().strip()
+    # driver_info=None: no CLIENT SETINFO on connect, a command this user may not run.
+    with Redis(
+        port=config.redis_port,
+        username=settings.redis_user,
+        password=password,
+        socket_timeout=5,
+        driver_info=None,
+    ) as client:
+        return int(client.incrby(settings.counter_key, 0))
 
 
 def main() -> int:
@@ -110,7 +120,7 @@ def main() -> int:
     seconds = min(args.seconds, MAX_SECONDS)
 
     state = Path(tempfile.mkdtemp(prefix="dashboard-soak-"))
-    config = NativeConfig(state_dir=state, db_port=free_port(), redis_port=free_port(), api_port=free_port())
+    config = NativeConfig(state_dir=state, db_port=free_port(), redis_port=free_port())
     stack = NativeStack(config)
     args.output.mkdir(parents=True, exist_ok=True)
     try:

@@ -2,9 +2,12 @@
 
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+# Counts the answers by status (wrk itself only reports "Non-2xx or 3xx").
+STATUS_SCRIPT = Path(__file__).with_name("statuses.lua")
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,7 @@ class WrkResult:
     p99_ms: float
     non_2xx: int
     socket_errors: int
+    statuses: dict[int, int] = field(default_factory=dict)
 
 
 def _ms(value: str) -> float:
@@ -28,6 +32,9 @@ def parse(report: str) -> WrkResult:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", report).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", report)
+    statuses = {
+        int(code): int(count) for code, count in re.findall(r"^status (\d+) (\d+)$", report, re.MULTILINE)
+    }
     return WrkResult(
         requests=requests,
         rps=rps,
@@ -35,12 +42,14 @@ def parse(report: str) -> WrkResult:
         p99_ms=_ms(percentiles["99"]),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
+        statuses=statuses,
     )
 
 
 def run_wrk(url: str, connections: int, duration_s: int, threads: int = 2) -> WrkResult:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "5s"]
     report = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "5s", url],
+        [*command, "-s", str(STATUS_SCRIPT), url],
         capture_output=True,
         text=True,
         check=True,
