@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The engine tier of `make test`: the end-to-end suite (make test-docker) on
-# the real Compose stack. Uses the engine that answers `docker info`; when
+# the real Compose stack (or the command given, e.g. make bench MODE=docker). Uses the engine that answers `docker info`; when
 # none does, installs and starts its own (tests/engine/engine.sh) and stops it
 # at the end. The registry images are replaced by local stand-ins
 # (compose.standins.yml), the only difference from a user's run.
@@ -27,4 +27,9 @@ fi
 "$engine/images/build.sh"
 
 export COMPOSE_FILE="docker-compose.yml:$engine/compose.standins.yml"
-make --no-print-directory test-docker PYTEST_ARGS="${PYTEST_ARGS:-}"
+# A command to run there (make bench-engine), by default the e2e suite.
+if [ $# -gt 0 ]; then
+  "$@"
+else
+  make --no-print-directory test-docker PYTEST_ARGS="${PYTEST_ARGS:-}"
+fi
