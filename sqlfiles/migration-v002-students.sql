@@ -12,7 +12,9 @@ CREATE TABLE IF NOT EXISTS students (
 );
 
 -- Seed only a table that has never held a row: students deleted later by an
--- operator must not come back at the next start.
+-- operator must not come back at the next start. Emptiness alone cannot tell
+-- (an emptied table is empty too); the id sequence can: it has been called
+-- once any row was inserted.
 INSERT INTO students (nom, promo)
 SELECT seed.nom, seed.promo
 FROM (VALUES
@@ -27,6 +29,7 @@ FROM (VALUES
     ('Inès Leroy',        'M2 Cloud & DevOps'),
     ('Théo Moreau',       'M2 Informatique')
 ) AS seed (nom, promo)
-WHERE NOT EXISTS (SELECT 1 FROM students);
+WHERE NOT EXISTS (SELECT 1 FROM students)
+  AND NOT (SELECT is_called FROM students_id_seq);
 
 COMMIT;

@@ -104,6 +104,18 @@ def test_a_failing_script_stops_the_migration_with_a_clear_error(tmp_path: Path,
     sql(settings, "DROP TABLE ok_table")
 
 
+def test_an_emptied_table_is_never_seeded_again(fresh_stack: NativeStack) -> None:
+    fresh_stack.prepare()
+    try:
+        fresh_stack.start("db")
+        settings = app_settings(fresh_stack.config)
+        sql(settings, "DELETE FROM students")
+        migrate(settings)  # what every `up` does
+        assert sql(settings, "SELECT count(*) FROM students") == [(0,)]
+    finally:
+        fresh_stack.down()
+
+
 def test_students_constraints_reject_bad_rows(stack: NativeStack) -> None:
     settings = app_settings(stack.config)
     for nom, promo in [("", "M2"), ("   ", "M2"), ("Ana", ""), ("x" * 101, "M2")]:
