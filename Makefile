@@ -82,31 +82,17 @@ clean: ## remove the containers and the data (asks, unless CI=true)
 	@[ "$(CI)" = true ] || { read -rp "Delete the volumes (database, counter, secrets)? [y/N] " a; [[ $$a =~ ^[yYoO] ]]; }
 	$(COMPOSE) down --volumes --remove-orphans
 else
-up: deps
-	@$(NATIVE) up
-down:
-	@$(NATIVE) down
-ps:
-	@$(NATIVE) ps
+# Natively each target is the runner's command of the same name
+# (native/__main__.py); the one-service ones check SERVICE first.
+ONE_SERVICE := stop start kill pause unpause
+up start: deps
+$(ONE_SERVICE):
+	$(require_service)
+	@$(NATIVE) $@ $(SERVICE)
+up down ps psql:
+	@$(NATIVE) $@
 logs:
 	@$(NATIVE) logs $(SERVICE)
-stop:
-	$(require_service)
-	@$(NATIVE) stop $(SERVICE)
-start: deps
-	$(require_service)
-	@$(NATIVE) start $(SERVICE)
-kill:
-	$(require_service)
-	@$(NATIVE) kill $(SERVICE)
-pause:
-	$(require_service)
-	@$(NATIVE) pause $(SERVICE)
-unpause:
-	$(require_service)
-	@$(NATIVE) unpause $(SERVICE)
-psql:
-	@$(NATIVE) psql
 clean:
 	@if [ -x $(PYTHON) ]; then $(NATIVE) clean; else rm -rf .native; fi
 endif
