@@ -5,7 +5,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from app.init_secrets import ensure_secrets
+from app.init_secrets import PASSWORD_FILES, ensure_secrets
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig
 from native.privileges import RunAs, grant_traverse, service_user
 from native.process import StartError
@@ -77,10 +77,16 @@ class NativeStack:
 
     def start(self, name: str, timeout: float = 60) -> None:
         service = self.service(name)
-        if name != "db":
+        # Prepared once per state directory (compose's one-shot `secrets`
+        # runs once per up), not again for each service: prepare() chowns
+        # the whole state directory, database files included.
+        if not self._prepared():
             self.prepare()
         service.start()
         service.wait_ready(timeout)
+
+    def _prepared(self) -> bool:
+        return all((self.config.secrets_dir / name).exists() for name in PASSWORD_FILES)
 
     def stop(self, name: str) -> None:
         self.service(name).stop()
