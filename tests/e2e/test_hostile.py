@@ -155,7 +155,7 @@ def test_overload_degrades_to_fast_503s_never_a_500(stack: StackDriver) -> None:
     statuses = Counter(answer.status for answer in answers if isinstance(answer, Answer))
     assert failures == [], failures[:5]
     # If a 500 slips through, say where it came from (the API's bug log, the edge's access log).
-    markers = (b"unexpected error", b'" 500 ')
+    markers = (b"unexpected error", b"Exception in ASGI application", b'" 500 ')
     unexpected = [line for line in stack.logs().splitlines() if any(m in line for m in markers)]
     assert set(statuses) <= {200, 503}, (statuses, unexpected[:5])
     assert statuses[200] > 0
