@@ -91,13 +91,23 @@ start_engine() {
   exit 1
 }
 
+# dockerd leaves its network namespace mounts under the exec root: unmount
+# them so nothing of this engine stays behind.
+release_mounts() {
+  awk -v root="$ENGINE_RUN/" 'index($2, root) == 1 {print $2}' /proc/mounts |
+    while read -r mount; do umount "$mount" 2>/dev/null || true; done
+}
+
 stop_engine() {
   local pid
   pid=$(running_pid) || { log "no dockerd of ours is running"; return 0; }
   log "stopping dockerd (pid $pid)"
   kill -TERM "$pid"
   for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      release_mounts
+      return 0
+    fi
     sleep 0.5
   done
   log "dockerd $pid still running after 30 s"
