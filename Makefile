@@ -22,7 +22,7 @@ CONNECTIONS ?= 16
 DURATION ?= 10
 SOAK_SECONDS ?= 300
 
-.PHONY: help up down ps logs stop start kill pause unpause psql clean test test-engine test-docker lint bench bench-engine soak deps deps-test requirements
+.PHONY: help up down ps logs stop start kill pause unpause psql clean test test-native test-engine test-docker lint bench bench-engine soak deps deps-test requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -107,10 +107,12 @@ lint: deps-test ## static checks only (ruff, mypy, dclint, schema, hadolint, pol
 	$(code_checks)
 	.venv/bin/pytest tests/static $(PYTEST_ARGS)
 
-test: deps-test ## everything: lint, unit, integration, end-to-end on the native stack, then on the engine
+test: test-native ## everything: lint, unit, integration, end-to-end on the native stack, then on the engine
+	tests/engine/run.sh
+
+test-native: deps-test ## lint, unit, integration and end-to-end on the native stack only
 	$(code_checks)
 	.venv/bin/pytest $(PYTEST_ARGS)
-	tests/engine/run.sh
 
 test-engine: deps-test ## the engine tier alone: a local engine (installed if none answers), stand-in images, make test-docker
 	tests/engine/run.sh

@@ -74,7 +74,7 @@ def test_workflow_actions_are_pinned_by_commit_sha() -> None:
 
 def test_workflow_runs_the_native_suite_then_the_containers() -> None:
     text = WORKFLOW.read_text()
-    assert "run: make test\n" in text
+    assert "run: make test-native\n" in text
     assert re.search(r"docker compose up -d --wait --wait-timeout \d+", text)
     assert "run: make test-docker" in text
     assert "permissions:\n  contents: read" in text
