@@ -4,7 +4,9 @@ Never the machine's own services on 5432/6379: each test session gets its own
 instances, as the unprivileged service user when run as root.
 """
 
+import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -18,6 +20,7 @@ from app.settings import Settings
 from bench.driver import free_port
 from native.config import NativeConfig
 from native.stack import NativeStack
+from tests.conftest import REPO_ROOT
 
 
 def native_config(state_dir: Path, **overrides: object) -> NativeConfig:
@@ -37,6 +40,23 @@ def app_settings(config: NativeConfig, **overrides: object) -> Settings:
     values.update(redis_backoff=0.5, db_acquire_timeout=0.5)
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@contextmanager
+def database_first_started_with(tmp_path: Path, *scripts: str) -> Iterator[NativeStack]:
+    """The database alone, its first start having played only these scripts of
+    sqlfiles/: an older volume (the POC's, or one from before a later script)."""
+    directory = tmp_path / "first-scripts"
+    directory.mkdir()
+    for name in scripts:
+        shutil.copy(REPO_ROOT / "sqlfiles" / name, directory)
+    older = NativeStack(native_config(tmp_path / "state", sql_dir=directory))
+    older.prepare()
+    try:
+        older.start("db")
+        yield older
+    finally:
+        older.down()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """GET /, /healthz, /readyz, CORS and methods against real PostgreSQL and Redis."""
 
 import html
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,9 +10,12 @@ from redis import Redis
 from app.main import create_app
 from app.migrate import migrate
 from app.settings import Settings
-from native.stack import NativeStack
-from tests.conftest import REPO_ROOT
-from tests.integration.conftest import app_settings, counter_value, native_config, sql
+from tests.integration.conftest import (
+    app_settings,
+    counter_value,
+    database_first_started_with,
+    sql,
+)
 
 
 def current_views(redis_client: Redis, settings: Settings) -> int:
@@ -128,23 +130,15 @@ STORED_MARKUP = '<meta http-equiv=refresh content="0;url=http://127.0.0.1:9/">'
 def test_text_fields_are_html_encoded_for_the_pages_innerhtml(tmp_path: Path) -> None:
     """Rows written before the database refused markup (a volume upgraded
     from v002) display as text on the page: the API encodes what it returns."""
-    scripts = tmp_path / "sqlfiles"
-    scripts.mkdir()
-    for name in ("migration-v001.sql", "migration-v002-students.sql"):
-        shutil.copy(REPO_ROOT / "sqlfiles" / name, scripts)
-    stack = NativeStack(native_config(tmp_path / "state", sql_dir=scripts))
-    stack.prepare()
-    try:
-        stack.start("db")  # Redis stays down: the list is served without views
-        settings = app_settings(stack.config)
+    # Redis stays down: the list is served without views.
+    with database_first_started_with(tmp_path, "migration-v001.sql", "migration-v002-students.sql") as older:
+        settings = app_settings(older.config)
         migrate(settings)  # the scripts above only: no check refuses markup yet
         rows = [(STORED_MARKUP, "M2 <b>Data</b>"), ("Zoé O'Brien", 'M2 R&D "nuit"')]
         for nom, promo in rows:
             sql(settings, "INSERT INTO students (nom, promo) VALUES (%s, %s)", (nom, promo))
         with TestClient(create_app(settings)) as client:
             served = client.get("/").json()
-    finally:
-        stack.down()
     markup = next(student for student in served if "meta" in student["nom"])
     assert markup["nom"] == "&lt;meta http-equiv=refresh content=&quot;0;url=http://127.0.0.1:9/&quot;&gt;"
     assert markup["promo"] == "M2 &lt;b&gt;Data&lt;/b&gt;"

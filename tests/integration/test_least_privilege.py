@@ -6,7 +6,6 @@ generated ACL as the containers).
 """
 
 import asyncio
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from app.migrate import migrate
 from app.settings import REDIS_HEALTHCHECK_USER, Settings
 from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
-from tests.integration.conftest import app_settings, native_config, sql
+from tests.integration.conftest import app_settings, database_first_started_with, native_config, sql
 
 # --- PostgreSQL -------------------------------------------------------------
 
@@ -169,18 +168,8 @@ def test_migrate_is_idempotent_and_takes_back_what_was_added(stack: NativeStack,
     assert as_api(settings, "SELECT 1") == [(1,)]  # the file's password again
 
 
-def poc_sql_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "poc-sqlfiles"
-    directory.mkdir()
-    shutil.copy(REPO_ROOT / "sqlfiles" / "migration-v001.sql", directory)
-    return directory
-
-
 def test_a_poc_volume_gets_the_api_role_and_the_password_never_travels(tmp_path: Path) -> None:
-    poc = NativeStack(native_config(tmp_path / "state", sql_dir=poc_sql_dir(tmp_path)))
-    poc.prepare()
-    try:
-        poc.start("db")
+    with database_first_started_with(tmp_path, "migration-v001.sql") as poc:
         settings = app_settings(poc.config, sql_dir=REPO_ROOT / "sqlfiles")
         sql(settings, "INSERT INTO utilisateur (nom, prenom) VALUES ('Durand', 'Alice')")
         assert role_attributes(settings) == []
@@ -202,8 +191,6 @@ def test_a_poc_volume_gets_the_api_role_and_the_password_never_travels(tmp_path:
         role = (settings.postgres_api_user,)
         stored = sql(settings, "SELECT rolpassword FROM pg_authid WHERE rolname = %s", role)
         assert str(stored[0][0]).startswith("SCRAM-SHA-256$")
-    finally:
-        poc.down()
 
 
 def test_migrate_says_which_file_it_needs(stack: NativeStack, settings: Settings) -> None:

@@ -11,20 +11,12 @@ import pytest
 from app.migrate import migrate, migration_files
 from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
-from tests.integration.conftest import app_settings, native_config, sql
+from tests.integration.conftest import app_settings, database_first_started_with, native_config, sql
 
 POC_ROWS = [
     ("Durand", "Alice", "alice@example.fr", "1990-04-02", "France", "Lyon", "69001"),
     ("Martin", "Paul", "paul@example.fr", "1985-11-23", "France", "Nantes", "44000"),
 ]
-
-
-def poc_sql_dir(tmp_path: Path) -> Path:
-    """The POC's sqlfiles/: v001 only."""
-    directory = tmp_path / "poc-sqlfiles"
-    directory.mkdir()
-    shutil.copy(REPO_ROOT / "sqlfiles" / "migration-v001.sql", directory)
-    return directory
 
 
 @pytest.fixture
@@ -60,10 +52,7 @@ def test_init_runs_only_on_an_empty_data_directory(fresh_stack: NativeStack) -> 
 
 
 def test_poc_volume_is_upgraded_without_loss(tmp_path: Path) -> None:
-    poc = NativeStack(native_config(tmp_path / "state", sql_dir=poc_sql_dir(tmp_path)))
-    poc.prepare()
-    try:
-        poc.start("db")
+    with database_first_started_with(tmp_path, "migration-v001.sql") as poc:
         settings = app_settings(poc.config)
         for row in POC_ROWS:
             sql(
@@ -87,8 +76,6 @@ def test_poc_volume_is_upgraded_without_loss(tmp_path: Path) -> None:
         )
         assert kept == POC_ROWS
         assert sql(settings, "SELECT count(*) FROM students") == [(10,)]
-    finally:
-        poc.down()
 
 
 def test_a_failing_script_stops_the_migration_with_a_clear_error(tmp_path: Path, stack: NativeStack) -> None:
@@ -150,22 +137,13 @@ def test_markup_can_never_enter_students(stack: NativeStack) -> None:
 def test_a_volume_already_holding_markup_still_upgrades(tmp_path: Path) -> None:
     """A row written before the check stays (the API shows it as text), and
     the check still guards every new row."""
-    scripts = tmp_path / "sqlfiles"
-    scripts.mkdir()
-    for name in ("migration-v001.sql", "migration-v002-students.sql"):
-        shutil.copy(REPO_ROOT / "sqlfiles" / name, scripts)
-    stack = NativeStack(native_config(tmp_path / "state", sql_dir=scripts))
-    stack.prepare()
-    try:
-        stack.start("db")
-        settings = app_settings(stack.config)
+    with database_first_started_with(tmp_path, "migration-v001.sql", "migration-v002-students.sql") as older:
+        settings = app_settings(older.config)
         sql(settings, "INSERT INTO students (nom, promo) VALUES ('<i>old</i>', 'M2')")
-        migrate(app_settings(stack.config, sql_dir=REPO_ROOT / "sqlfiles"))
+        migrate(app_settings(older.config, sql_dir=REPO_ROOT / "sqlfiles"))
         assert sql(settings, "SELECT count(*) FROM students WHERE nom = '<i>old</i>'") == [(1,)]
         with pytest.raises(psycopg.errors.CheckViolation):
             sql(settings, "INSERT INTO students (nom, promo) VALUES ('<i>new</i>', 'M2')")
-    finally:
-        stack.down()
 
 
 def test_migrate_never_runs_while_the_init_scripts_play(tmp_path: Path) -> None:
