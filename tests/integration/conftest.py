@@ -78,12 +78,19 @@ def settings(stack: NativeStack) -> Settings:
     return app_settings(stack.config)
 
 
-@pytest.fixture
-def client(settings: Settings, stack: NativeStack) -> Iterator[TestClient]:
+@contextmanager
+def api_client(stack: NativeStack, settings: Settings) -> Iterator[TestClient]:
+    """The app in-process against the stack's database and Redis, both started."""
     for name in ("db", "redis"):
         if not stack.service(name).running():
             stack.start(name)
     with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client(settings: Settings, stack: NativeStack) -> Iterator[TestClient]:
+    with api_client(stack, settings) as test_client:
         yield test_client
 
 
