@@ -54,7 +54,7 @@ def native_main_config(config: NativeConfig) -> str:
         "/var/log/nginx/access.log": str(config.log_file("proxy")),
         "/tmp/nginx.pid": "nginx.pid",  # noqa: S108
         "/tmp/": "tmp/",  # noqa: S108
-        "/etc/nginx/conf.d/": "conf.d/",
+        "/run/nginx/": "conf.d/",
     }
     # One pass, longest path first: a replacement is never rewritten again.
     pattern = re.compile("|".join(map(re.escape, sorted(relocated, key=len, reverse=True))))

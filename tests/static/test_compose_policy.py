@@ -148,7 +148,7 @@ def test_every_container_is_locked_down(name: str) -> None:
 
 
 def test_writable_paths_are_the_ones_each_image_needs() -> None:
-    assert services()["proxy"]["tmpfs"] == ["/tmp", "/etc/nginx/conf.d:uid=101,gid=101"]
+    assert services()["proxy"]["tmpfs"] == ["/tmp", "/run/nginx"]
     assert services()["db"]["tmpfs"] == ["/run/postgresql", "/tmp"]
     assert services()["api"]["tmpfs"] == ["/tmp"]
 
@@ -220,10 +220,21 @@ def test_no_secret_value_in_the_environment(name: str) -> None:
 def test_the_edge_environment_defines_the_template_variables() -> None:
     placeholders = set(re.findall(r"\$\{([A-Z_]+)\}", TEMPLATE.read_text()))
     environment = services()["proxy"]["environment"]
-    # NGINX_LOCAL_RESOLVERS comes from the image's 15-local-resolvers.envsh.
+    # NGINX_LOCAL_RESOLVERS comes from the image's 15-local-resolvers.envsh;
+    # NGINX_ENTRYPOINT_* and NGINX_ENVSUBST_* steer the image's entrypoint.
     assert environment["NGINX_ENTRYPOINT_LOCAL_RESOLVERS"]
-    assert placeholders - {"NGINX_LOCAL_RESOLVERS"} == set(environment) - {"NGINX_ENTRYPOINT_LOCAL_RESOLVERS"}
+    entrypoint_settings = {
+        key for key in environment if key.startswith(("NGINX_ENTRYPOINT_", "NGINX_ENVSUBST_"))
+    }
+    assert placeholders - {"NGINX_LOCAL_RESOLVERS"} == set(environment) - entrypoint_settings
     assert environment["API_UPSTREAM"] == "api:8000"
+
+
+def test_nginx_includes_what_the_entrypoint_renders_into_a_writable_path() -> None:
+    proxy = services()["proxy"]
+    output_dir = proxy["environment"]["NGINX_ENVSUBST_OUTPUT_DIR"]
+    assert output_dir in proxy["tmpfs"]
+    assert f"include {output_dir}/*.conf;" in (REPO_ROOT / "nginx" / "nginx.conf").read_text()
 
 
 def test_every_interpolated_variable_is_documented_in_env_example() -> None:

@@ -242,7 +242,7 @@ def test_writable_paths_are_the_ones_each_image_needs() -> None:
 
     assert writable("api") == {"/tmp"}
     assert writable("migrate") == {"/tmp"}
-    assert writable("edge") == {"/tmp", "/etc/nginx/conf.d"}
+    assert writable("edge") == {"/tmp", "/run/nginx"}
     assert writable("db") == {"/var/lib/postgresql", "/run/postgresql", "/tmp"}
     assert writable("redis") == {"/data"}
 
