@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     api_max_in_flight: int = Field(default=64, ge=1)
     # One worker per core of the machine the stack is sized for (2 cores).
     api_workers: int = Field(default=2, ge=1)
+    # On SIGTERM, keep serving this long before shutting down: an
+    # orchestrator takes a stopping replica out of DNS first, and the edge
+    # keeps using its cached answer for up to 2 s (resolver valid=2s). 0 (one
+    # replica, as under Compose): stop at once.
+    api_drain_seconds: float = Field(default=0.0, ge=0, le=60)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CORS_ORIGINS
 
     # Migrations and secrets

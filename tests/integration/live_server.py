@@ -26,6 +26,7 @@ START_TIMEOUT_S = 15.0
 class LiveServer:
     url: str
     log: Path
+    process: subprocess.Popen[bytes]
 
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -66,7 +67,7 @@ def live_server(config: NativeConfig, log: Path, **settings: object) -> Iterator
         )
     try:
         _wait_until_serving(url, process, log)
-        yield LiveServer(url, log)
+        yield LiveServer(url, log, process)
     finally:
         process.terminate()
         try:
