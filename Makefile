@@ -22,7 +22,7 @@ CONNECTIONS ?= 16
 DURATION ?= 10
 SOAK_SECONDS ?= 300
 
-.PHONY: help up down ps logs stop start kill pause unpause psql clean test test-native test-engine test-docker lint bench bench-engine soak deps deps-test requirements
+.PHONY: help up down ps logs stop start kill pause unpause psql clean test test-native test-engine test-docker test-swarm swarm-up swarm-down swarm-clean lint bench bench-engine soak deps deps-test requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -121,6 +121,17 @@ test-docker: ## the end-to-end suite against the real containers (needs a Docker
 	@docker info >/dev/null 2>&1 || { echo "make test-docker needs a Docker engine" >&2; exit 1; }
 	@native/install.sh --docker
 	E2E_MODE=docker .venv/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+test-swarm: ## the stack on a one-node Docker Swarm: Chromium, rolling update and a killed task under load (needs an engine)
+	@docker info >/dev/null 2>&1 || { echo "make test-swarm needs a Docker engine" >&2; exit 1; }
+	E2E_MODE=swarm .venv/bin/pytest tests/e2e/test_swarm.py $(PYTEST_ARGS)
+
+swarm-up: ## deploy on Docker Swarm (a one-node swarm if none): API_REPLICAS=3, STACK=student-dashboard-swarm
+	deploy/swarm/swarm.sh up
+swarm-down: ## remove the swarm stack, keep its data; leave the swarm if swarm-up created it
+	deploy/swarm/swarm.sh down
+swarm-clean: ## swarm-down, and delete the stack's volumes and secrets
+	deploy/swarm/swarm.sh clean
 
 bench: deps-test ## wrk through the edge of a fresh stack (MODE); writes docs/benchmarks[-docker].md
 	$(PYTHON) -m bench.run --mode $(MODE) --connections $(CONNECTIONS) --duration $(DURATION)

@@ -7,18 +7,31 @@ every connection's request inside the server, which is what overload means.
 """
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 Event = tuple[float, Callable[[], Awaitable[None]]]
+T = TypeVar("T")
+
+
+def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: callable where a loop already runs
+    (Playwright's sync API keeps one in the test's thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
     headers: dict[str, str]
+    # From sending the request to the end of the body.
+    seconds: float = 0.0
 
 
 async def read_answer(reader: asyncio.StreamReader) -> Answer:
@@ -48,8 +61,10 @@ async def keep_asking(url: str, stop: asyncio.Event, answers: list[Answer | str]
             continue
         try:
             while not stop.is_set():
+                sent = time.monotonic()
                 writer.write(request)
-                answers.append(await read_answer(reader))
+                answer = await read_answer(reader)
+                answers.append(dataclasses.replace(answer, seconds=time.monotonic() - sent))
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
             answers.append(repr(exc))
         finally:

@@ -60,3 +60,4 @@ def start_stack(state_dir: Path) -> Iterator[StackDriver]:
 
 native_only = pytest.mark.skipif(E2E_MODE != "native", reason="reads the native runner's processes and files")
 docker_only = pytest.mark.skipif(E2E_MODE != "docker", reason="inspects the containers (make test-docker)")
+swarm_only = pytest.mark.skipif(E2E_MODE != "swarm", reason="deploys to a swarm (make test-swarm)")

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The engine tier of `make test`: the end-to-end suite (make test-docker) on
-# the real Compose stack (or the command given, e.g. make bench MODE=docker). Uses the engine that answers `docker info`; when
-# none does, installs and starts its own (tests/engine/engine.sh) and stops it
-# at the end. The registry images are replaced by local stand-ins
-# (compose.standins.yml), the only difference from a user's run.
+# the real Compose stack, then the stack on a one-node swarm (make
+# test-swarm); or the command given (make bench MODE=docker). Uses the engine
+# that answers `docker info`; when none does, installs and starts its own
+# (tests/engine/engine.sh) and stops it at the end. The registry images are
+# replaced by local stand-ins (compose.standins.yml), the only difference
+# from a user's run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 engine=tests/engine
@@ -32,4 +34,5 @@ if [ $# -gt 0 ]; then
   "$@"
 else
   make --no-print-directory test-docker PYTEST_ARGS="${PYTEST_ARGS:-}"
+  make --no-print-directory test-swarm PYTEST_ARGS="${PYTEST_ARGS:-}"
 fi

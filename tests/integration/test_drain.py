@@ -28,9 +28,7 @@ def answers_after_sigterm(server: LiveServer, seconds: float) -> list[int | str]
     return results
 
 
-def test_a_draining_api_serves_after_sigterm_then_exits_cleanly(
-    stack: NativeStack, tmp_path: Path
-) -> None:
+def test_a_draining_api_serves_after_sigterm_then_exits_cleanly(stack: NativeStack, tmp_path: Path) -> None:
     with live_server(stack.config, tmp_path / "api.log", api_drain_seconds=2.5) as server:
         answers = answers_after_sigterm(server, 1.5)
         assert len(answers) >= 5 and set(answers) == {200}, answers

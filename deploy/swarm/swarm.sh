@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The stack on Docker Swarm (make swarm-up / swarm-down / swarm-clean).
+#   up     init a one-node swarm if the engine is in none (and say so on the
+#          node, so that `down` leaves it again), build the api image, create
+#          the Docker secrets, deploy, wait until the edge serves the API.
+#   down   remove the stack (volumes and secrets kept, like `make down`); leave
+#          the swarm if `up` created it.
+#   clean  down, then remove the stack's volumes and secrets too.
+# STACK (student-dashboard-swarm: not the Compose project's name, so the two
+# never share a data volume), API_REPLICAS (3), SWARM_ADVERTISE_ADDR
+# (127.0.0.1: one node). COMPOSE_FILE, when set, replaces docker-compose.yml
+# (the engine tier adds its stand-in images).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+STACK=${STACK:-student-dashboard-swarm}
+export API_REPLICAS=${API_REPLICAS:-3}
+# The API role's connection limit counts every worker of every replica, plus
+# one replica starting during a rolling update (start-first).
+export API_ROLE_WORKERS=$(((API_REPLICAS + 1) * ${API_WORKERS:-2}))
+export COMPOSE_FILE="${COMPOSE_FILE:-docker-compose.yml}:deploy/swarm/compose.swarm.yml"
+HOME_LABEL=student-dashboard.home
+OURS_LABEL=student-dashboard.swarm-created-by-make
+SECRETS_VOLUME="${STACK}_secrets"
+SECRETS_DIR=/run/dashboard-secrets
+
+say() { echo "swarm: $*" >&2; }
+node_id() { docker info --format '{{.Swarm.NodeID}}'; }
+api_image() {
+  docker compose config --format json | python3 -c 'import json, sys; print(json.load(sys.stdin)["services"]["api"]["image"])'
+}
+
+# The api image, with the secrets volume mounted, as its own non-root user.
+in_api_image() {
+  : "${API_IMAGE:=$(api_image)}"
+  docker run --rm --network none --read-only --cap-drop ALL --security-opt no-new-privileges \
+    -v "$SECRETS_VOLUME:$SECRETS_DIR" "$API_IMAGE" "$@"
+}
+
+join_or_create_swarm() {
+  if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; then return; fi
+  say "no swarm on this engine: creating a one-node swarm"
+  docker swarm init --advertise-addr "${SWARM_ADVERTISE_ADDR:-127.0.0.1}" >/dev/null
+  docker node update --label-add "$OURS_LABEL=true" "$(node_id)" >/dev/null
+}
+
+# Generated like under Compose (app.init_secrets fills a volume, keeping what
+# it holds), then each file becomes a Docker secret: they travel through a
+# pipe, never through a file or a variable of this machine.
+create_secrets() {
+  in_api_image python -m app.init_secrets
+  local name
+  for name in $(in_api_image ls "$SECRETS_DIR"); do
+    if ! docker secret inspect "${STACK}_$name" >/dev/null 2>&1; then
+      in_api_image cat "$SECRETS_DIR/$name" | docker secret create "${STACK}_$name" - >/dev/null
+    fi
+  done
+}
+
+wait_until_serving() {
+  local deadline=$((SECONDS + ${SWARM_WAIT_SECONDS:-300}))
+  until curl -fsS -o /dev/null http://127.0.0.1:8000/ 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+      docker stack ps --no-trunc "$STACK" >&2
+      say "the stack does not serve after ${SWARM_WAIT_SECONDS:-300}s"
+      exit 1
+    fi
+    sleep 1
+  done
+}
+
+up() {
+  join_or_create_swarm
+  # The node that holds the volumes and this checkout (the edge's files).
+  docker node update --label-add "$HOME_LABEL=true" "$(node_id)" >/dev/null
+  docker compose build api
+  create_secrets
+  docker compose -p "$STACK" config --format json | python3 deploy/swarm/stack.py "$STACK" |
+    docker stack deploy --detach=true --compose-file - "$STACK"
+  wait_until_serving
+  say "$STACK: $API_REPLICAS api replicas"
+  echo "Dashboard: http://localhost:8080"
+  echo "API:       http://localhost:8000/"
+}
+
+wait_until_removed() {
+  # Tasks and networks go away after `stack rm` returns; volumes in use by a
+  # stopping task cannot be removed yet.
+  local deadline=$((SECONDS + 60))
+  while docker ps -q --filter "label=com.docker.stack.namespace=$STACK" | grep -q . ||
+    docker network ls -q --filter "label=com.docker.stack.namespace=$STACK" | grep -q .; do
+    [ $SECONDS -lt $deadline ] || { say "the stack's containers are still there"; return 1; }
+    sleep 1
+  done
+}
+
+down() {
+  if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then return; fi
+  docker stack rm "$STACK" >/dev/null 2>&1 || true
+  wait_until_removed
+}
+
+leave_if_ours() {
+  if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then return; fi
+  if [ "$(docker node inspect --format "{{ index .Spec.Labels \"$OURS_LABEL\" }}" "$(node_id)")" = true ]; then
+    if [ -z "$(docker stack ls --format '{{.Name}}')" ]; then
+      say "leaving the swarm make swarm-up created"
+      docker swarm leave --force >/dev/null
+    fi
+  fi
+}
+
+clean() {
+  down
+  local secrets
+  secrets=$(docker secret ls -q --filter "name=${STACK}_" 2>/dev/null || true)
+  [ -z "$secrets" ] || docker secret rm $secrets >/dev/null
+  docker volume ls -q --filter "label=com.docker.stack.namespace=$STACK" | xargs -r docker volume rm >/dev/null
+  docker volume rm "$SECRETS_VOLUME" >/dev/null 2>&1 || true
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down && leave_if_ours ;;
+  clean) clean && leave_if_ours ;;
+  *) echo "usage: $0 up|down|clean" >&2; exit 2 ;;
+esac

@@ -1,0 +1,184 @@
+"""The stack on a real one-node Docker Swarm (make test-swarm, E2E_MODE=swarm).
+
+Deployed by deploy/swarm/swarm.sh under its own stack name, removed with its
+volumes and secrets afterwards. Under constant load through the edge: a
+rolling update of the api and a task killed must cost no error and no
+request over 1 s.
+"""
+
+import asyncio
+import os
+import re
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Page
+
+from bench.driver import API_URL
+from bench.load import Answer, burst, run_apart
+from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import swarm_only
+from tests.e2e.dashboard import numeric_views, open_dashboard
+
+pytestmark = swarm_only
+
+STACK = "sd-swarm-test"
+REPLICAS = 3
+CONNECTIONS = 16
+SLOWEST_ACCEPTABLE_S = 1.0
+
+
+def swarm(command: str) -> None:
+    env = {**os.environ, "STACK": STACK, "API_REPLICAS": str(REPLICAS)}
+    subprocess.run(["deploy/swarm/swarm.sh", command], cwd=REPO_ROOT, env=env, check=True)
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=120).stdout
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[None]:
+    swarm("up")
+    try:
+        yield
+    finally:
+        swarm("clean")
+    assert STACK not in docker("stack", "ls", "--format", "{{.Name}}").split()
+    assert not docker("volume", "ls", "-q", "--filter", f"name={STACK}_")
+    assert not docker("secret", "ls", "-q", "--filter", f"name={STACK}_")
+
+
+def running_api_tasks() -> list[str]:
+    return docker(
+        "service",
+        "ps",
+        f"{STACK}_api",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.ID}} {{.CurrentState}}",
+    ).splitlines()
+
+
+def wait_for_replicas(seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        tasks = running_api_tasks()
+        if len(tasks) == REPLICAS and all(" Running " in f"{task} " for task in tasks):
+            return
+        time.sleep(1)
+    raise AssertionError(f"api tasks: {running_api_tasks()}")
+
+
+def load_during(action: list[str], settle: float = 4.0) -> list[Answer | str]:
+    """Constant load on GET / through the edge while `action` runs (a docker
+    command), plus `settle` seconds before and after it."""
+    result: dict[str, float] = {}
+
+    async def run_action() -> None:
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(*action, stdout=subprocess.DEVNULL)
+        assert await process.wait() == 0
+        result["seconds"] = time.monotonic() - started
+
+    async def scenario() -> list[Answer | str]:
+        answers: list[Answer | str] = []
+        load = asyncio.create_task(_load_until(answers, stop := asyncio.Event()))
+        await asyncio.sleep(settle)
+        await run_action()
+        await asyncio.sleep(settle)
+        stop.set()
+        await load
+        return answers
+
+    answers = run_apart(scenario())
+    report(" ".join(action[:3]), answers, result["seconds"])
+    return answers
+
+
+async def _load_until(answers: list[Answer | str], stop: asyncio.Event) -> None:
+    # burst() runs for a fixed time; here the action decides: long bursts
+    # back to back until told to stop.
+    while not stop.is_set():
+        answers += await burst(API_URL, CONNECTIONS, 1.0, [])
+
+
+def report(what: str, answers: list[Answer | str], action_seconds: float) -> None:
+    timed = sorted(a.seconds for a in answers if isinstance(a, Answer))
+    statuses = Counter(a.status for a in answers if isinstance(a, Answer))
+    errors = [a for a in answers if not isinstance(a, Answer)]
+    print(
+        f"\n{what}: {len(answers)} requests in {action_seconds:.1f}s of action (+ settle), "
+        f"statuses {dict(statuses)}, socket errors {len(errors)}, "
+        f"median {timed[len(timed) // 2] * 1000:.1f} ms, "
+        f"p99 {timed[int(len(timed) * 0.99)] * 1000:.1f} ms, max {timed[-1] * 1000:.1f} ms"
+    )
+
+
+def assert_no_failure(answers: list[Answer | str]) -> None:
+    errors = [a for a in answers if not isinstance(a, Answer)]
+    assert not errors, errors[:5]
+    assert Counter(a.status for a in answers if isinstance(a, Answer)) == {200: len(answers)}
+    slowest = max(a.seconds for a in answers if isinstance(a, Answer))
+    assert slowest < SLOWEST_ACCEPTABLE_S, f"slowest request: {slowest:.3f}s"
+
+
+def test_the_dashboard_works_in_chromium(stack: None, page: Page) -> None:
+    open_dashboard(page)
+    assert numeric_views(page) >= 1
+
+
+def test_the_api_runs_its_replicas_and_the_edge_spreads_the_load(stack: None) -> None:
+    wait_for_replicas()
+    since = docker("info", "--format", "{{.SystemTime}}").strip()
+    answers = run_apart(burst(API_URL, CONNECTIONS, 3.0, []))
+    assert_no_failure(answers)
+    logs = docker("service", "logs", "--raw", "--since", since, f"{STACK}_proxy")
+    served_by = Counter(re.findall(r'"GET / HTTP/1.1" 200 .* upstream=(\S+)', logs))
+    print(f"\nrequests per api task: {dict(served_by)}")
+    assert len(served_by) == REPLICAS
+    assert min(served_by.values()) > 0.15 * sum(served_by.values())
+
+
+def test_a_rolling_update_under_load_fails_no_request(stack: None) -> None:
+    wait_for_replicas()
+    before = set(running_api_tasks())
+    answers = load_during(["docker", "service", "update", "--force", "--quiet", f"{STACK}_api"])
+    assert_no_failure(answers)
+    wait_for_replicas()
+    assert not before & set(running_api_tasks()), "every task was replaced"
+    state = docker("service", "inspect", "--format", "{{.UpdateStatus.State}}", f"{STACK}_api").strip()
+    assert state == "completed"
+
+
+def test_a_killed_api_task_is_replaced_under_load(stack: None) -> None:
+    wait_for_replicas()
+    victim = docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={STACK}_api").split()[0]
+    answers = load_during(["docker", "kill", "--signal", "KILL", victim])
+    assert_no_failure(answers)
+    wait_for_replicas()
+    assert victim not in docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={STACK}_api")
+
+
+def test_without_redis_the_views_are_absent_not_errors(stack: None) -> None:
+    docker("service", "scale", "--detach", f"{STACK}_redis=0")
+    try:
+        deadline = time.monotonic() + 30
+        while docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={STACK}_redis"):
+            assert time.monotonic() < deadline, "redis is still running"
+            time.sleep(0.5)
+        answers = run_apart(burst(API_URL, CONNECTIONS, 2.0, []))
+        assert_no_failure(answers)
+        students = httpx.get(API_URL, timeout=5).json()
+        assert students and all("views" not in student for student in students)
+    finally:
+        docker("service", "scale", "--detach", f"{STACK}_redis=1")
+    deadline = time.monotonic() + 60
+    while "views" not in httpx.get(API_URL, timeout=5).json()[0]:
+        assert time.monotonic() < deadline, "the views did not come back"
+        time.sleep(1)
