@@ -146,3 +146,4 @@ requirements: ## recompile requirements*.txt (pins + hashes) from requirements*.
 	.venv/bin/pip install --quiet pip-tools
 	.venv/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
 	.venv/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
+	.venv/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o tools/checkov/requirements.txt tools/checkov/requirements.in

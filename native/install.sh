@@ -49,19 +49,26 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The venv uses Debian's python3 (not a pyenv one under /root): the stack's
-# unprivileged user must be able to run it.
-if [ ! -x .venv/bin/python ]; then
-  /usr/bin/python3 -m venv .venv
-fi
-requirements=(-r requirements.txt)
-$with_test && requirements+=(-r requirements-dev.txt)
-stamp=".venv/.installed-$(cat requirements.txt $($with_test && echo requirements-dev.txt) | sha256sum | cut -c1-16)"
-if [ ! -e "$stamp" ]; then
-  .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes "${requirements[@]}"
-  touch "$stamp"
-fi
+# A venv at $1 with the hash-pinned requirements files that follow, installed
+# again only when they change. Debian's python3 (not a pyenv one under
+# /root): the stack's unprivileged user must be able to run it.
+venv_with() {
+  local venv=$1
+  shift
+  [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+  local stamp="$venv/.installed-$(cat "$@" | sha256sum | cut -c1-16)"
+  if [ ! -e "$stamp" ]; then
+    local args=()
+    for file in "$@"; do args+=(-r "$file"); done
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes "${args[@]}"
+    touch "$stamp"
+  fi
+}
 
-if $with_test && $native && [ ! -x tools/node_modules/.bin/dclint ]; then
-  npm ci --prefix tools --no-audit --no-fund --loglevel=error
+if $with_test; then venv_with .venv requirements.txt requirements-dev.txt; else venv_with .venv requirements.txt; fi
+
+if $with_test && $native; then
+  [ -x tools/node_modules/.bin/dclint ] || npm ci --prefix tools --no-audit --no-fund --loglevel=error
+  # Its own venv: its pins would downgrade the dev tools (tools/checkov/requirements.in).
+  venv_with tools/checkov/.venv tools/checkov/requirements.txt
 fi
