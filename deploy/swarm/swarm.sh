@@ -57,9 +57,19 @@ create_secrets() {
   done
 }
 
+# Every replica of every service running (and healthy: Swarm counts a task
+# with a healthcheck as running once healthy), the job done, and the edge
+# serving the API.
+converged() {
+  docker service ls --filter "label=com.docker.stack.namespace=$STACK" --format '{{.Mode}}|{{.Replicas}}' |
+    awk -F'|' '$1 == "replicated" { split($2, n, "/"); if (n[1] != n[2]) bad = 1 }
+               $1 == "replicated job" && $2 !~ /\(1\/1 completed\)/ { bad = 1 }
+               END { exit bad }'
+}
+
 wait_until_serving() {
   local deadline=$((SECONDS + ${SWARM_WAIT_SECONDS:-300}))
-  until curl -fsS -o /dev/null http://127.0.0.1:8000/ 2>/dev/null; do
+  until converged && curl -fsS -o /dev/null http://127.0.0.1:8000/ 2>/dev/null; do
     if [ $SECONDS -ge $deadline ]; then
       docker stack ps --no-trunc "$STACK" >&2
       say "the stack does not serve after ${SWARM_WAIT_SECONDS:-300}s"
