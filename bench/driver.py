@@ -7,7 +7,6 @@ targets (up, down, stop, start, kill, pause, psql, clean).
 """
 
 import os
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,24 +19,15 @@ PAGE_URL = "http://localhost:8080/"
 API_URL = "http://localhost:8000/"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class StackDriver:
     state_dir: Path
     mode: str = "native"
-    ports: dict[str, str] = field(default_factory=dict)
+    # The native runner's state and ports (make passes NATIVE_* on to it).
+    native_config: NativeConfig = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ports = {
-            "NATIVE_DB_PORT": str(free_port()),
-            "NATIVE_REDIS_PORT": str(free_port()),
-        }
+        self.native_config = NativeConfig.on_free_ports(self.state_dir)
 
     @property
     def env(self) -> dict[str, str]:
@@ -45,17 +35,8 @@ class StackDriver:
             **os.environ,
             "MODE": self.mode,
             "CI": "true",  # make clean asks nothing
-            "NATIVE_STATE_DIR": str(self.state_dir),
-            **self.ports,
+            **self.native_config.environment(),
         }
-
-    @property
-    def native_config(self) -> NativeConfig:
-        return NativeConfig(
-            state_dir=self.state_dir,
-            db_port=int(self.ports["NATIVE_DB_PORT"]),
-            redis_port=int(self.ports["NATIVE_REDIS_PORT"]),
-        )
 
     def make(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run(

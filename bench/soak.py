@@ -19,7 +19,6 @@ from redis import Redis
 
 from app.init_secrets import REDIS_SECRET
 from app.settings import Settings
-from bench.driver import free_port
 from bench.timeline import Event, Sample, chart, record
 from native.config import EDGE_API_PORT, REPO_ROOT, NativeConfig
 from native.stack import NativeStack
@@ -120,7 +119,7 @@ def main() -> int:
     seconds = min(args.seconds, MAX_SECONDS)
 
     state = Path(tempfile.mkdtemp(prefix="dashboard-soak-"))
-    config = NativeConfig(state_dir=state, db_port=free_port(), redis_port=free_port())
+    config = NativeConfig.on_free_ports(state)
     stack = NativeStack(config)
     args.output.mkdir(parents=True, exist_ok=True)
     try:

@@ -3,15 +3,15 @@
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from app.init_secrets import DB_API_SECRET, DB_SECRET, REDIS_SECRET
+from native.probes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The edge ports are fixed by the page (it calls http://localhost:8000).
 EDGE_PAGE_PORT = 8080
 EDGE_API_PORT = 8000
-SERVICES = ("db", "redis", "api", "proxy")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,19 @@ class NativeConfig:
             db_port=int(os.environ.get("NATIVE_DB_PORT", "15432")),
             redis_port=int(os.environ.get("NATIVE_REDIS_PORT", "16379")),
         )
+
+    @classmethod
+    def on_free_ports(cls, state_dir: Path, **overrides: Any) -> "NativeConfig":
+        """A stack of its own beside any other (tests, benchmarks)."""
+        return cls(state_dir=state_dir, db_port=free_port(), redis_port=free_port(), **overrides)
+
+    def environment(self) -> dict[str, str]:
+        """The runner's variables that select this configuration (make's)."""
+        return {
+            "NATIVE_STATE_DIR": str(self.state_dir),
+            "NATIVE_DB_PORT": str(self.db_port),
+            "NATIVE_REDIS_PORT": str(self.redis_port),
+        }
 
     # Everything below derives from state_dir.
     @property
@@ -70,35 +83,3 @@ class NativeConfig:
 
     def log_file(self, service: str) -> Path:
         return self.log_dir / f"{service}.log"
-
-    def _database_environment(self) -> dict[str, str]:
-        """The database and the API's role: what both the API and migrate need."""
-        return {
-            "POSTGRES_HOST": "127.0.0.1",
-            "POSTGRES_PORT": str(self.db_port),
-            "POSTGRES_DB": self.db_name,
-            "POSTGRES_API_PASSWORD_FILE": str(self.secrets_dir / DB_API_SECRET),
-        }
-
-    def app_environment(self) -> dict[str, str]:
-        """The API's settings (app/settings.py) for a native run: its own
-        PostgreSQL role and Redis user, never the owner's password."""
-        return {
-            **self._database_environment(),
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": str(self.redis_port),
-            "REDIS_PASSWORD_FILE": str(self.secrets_dir / REDIS_SECRET),
-            "API_SOCKET": str(self.api_socket),
-            "SQL_DIR": str(self.sql_dir),
-            "SECRETS_DIR": str(self.secrets_dir),
-        }
-
-    def migrate_environment(self) -> dict[str, str]:
-        """The migrate step's: the owner, and the API's role to create."""
-        return {
-            **self._database_environment(),
-            "POSTGRES_USER": self.db_user,
-            "POSTGRES_PASSWORD_FILE": str(self.secrets_dir / DB_SECRET),
-            "SQL_DIR": str(self.sql_dir),
-            "SECRETS_DIR": str(self.secrets_dir),
-        }

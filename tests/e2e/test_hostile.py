@@ -206,8 +206,7 @@ def test_the_api_is_reachable_only_through_the_edge(stack: StackDriver) -> None:
     """Natively the API listens on a unix socket in a directory only the
     stack's user can enter: no local user can skip the edge and its headers."""
     config = stack.native_config
-    api = NativeStack(config).api
-    server = api.server_pid()
+    server = NativeStack(config).service("api").main_pid()
     assert server is not None
     processes = [
         server,

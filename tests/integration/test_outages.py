@@ -109,7 +109,7 @@ def test_api_starts_while_the_database_is_down(stack: NativeStack, settings: Set
                 assert time.monotonic() < deadline, "no recovery within 5 s"
                 time.sleep(0.1)
     finally:
-        if not stack.db.running():
+        if not stack.service("db").running():
             stack.start("db")
 
 
