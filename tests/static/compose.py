@@ -8,11 +8,13 @@ from typing import Any
 
 import yaml
 
+from app.settings import Settings
 from tests.conftest import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "python.Dockerfile"
-SECRETS_MOUNT = "/run/dashboard-secrets"
+# Where the secret files are, in every container: the settings' default.
+SECRETS_MOUNT = str(Settings.model_fields["secrets_dir"].default)
 
 
 @cache
