@@ -4,20 +4,19 @@ import argparse
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, NativeConfig
 from native.postgres import psql_command
 from native.process import StackError
 from native.stack import NativeStack
 
-# Commands on one service: help, action.
-ONE_SERVICE: dict[str, tuple[str, Callable[[NativeStack, str], None]]] = {
-    "start": ("start one service, return once healthy", lambda stack, name: stack.start(name)),
-    "stop": ("stop one service", lambda stack, name: stack.stop(name)),
-    "kill": ("SIGKILL one service's main process (a crash)", lambda stack, name: stack.kill(name)),
-    "pause": ("freeze one service (SIGSTOP)", lambda stack, name: stack.freeze(name, True)),
-    "unpause": ("resume a frozen service (SIGCONT)", lambda stack, name: stack.freeze(name, False)),
+# The commands on one service: NativeStack's method of the same name.
+ONE_SERVICE = {
+    "start": "start one service, return once healthy",
+    "stop": "stop one service",
+    "kill": "SIGKILL one service's main process (a crash)",
+    "pause": "freeze one service (SIGSTOP)",
+    "unpause": "resume a frozen service (SIGCONT)",
 }
 
 
@@ -28,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every service, keep the data")
     sub.add_parser("ps", help="state of each service")
     sub.add_parser("logs", help="print the logs").add_argument("service", nargs="?")
-    for command, (text, _) in ONE_SERVICE.items():
+    for command, text in ONE_SERVICE.items():
         sub.add_parser(command, help=text).add_argument("service")
     sub.add_parser("psql", help="psql on the stack's database (reads SQL from stdin when piped)")
     clean = sub.add_parser("clean", help="stop everything and delete the data")
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(stack: NativeStack, args: argparse.Namespace) -> int:
     if args.command in ONE_SERVICE:
-        ONE_SERVICE[args.command][1](stack, args.service)
+        getattr(stack, args.command)(args.service)
     elif args.command == "up":
         stack.up()
         print(f"Dashboard: http://localhost:{EDGE_PAGE_PORT}\nAPI:       http://localhost:{EDGE_API_PORT}/")

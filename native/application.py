@@ -32,24 +32,16 @@ def _environment(config: NativeConfig, fixed: dict[str, str]) -> dict[str, str]:
 def api_environment(config: NativeConfig) -> dict[str, str]:
     """The API's: its own PostgreSQL role and Redis user, never the owner's
     password, even from the caller's environment."""
-    api = _environment(
-        config,
-        {
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": str(config.redis_port),
-            "REDIS_PASSWORD_FILE": str(config.secrets_dir / REDIS_SECRET),
-            "API_SOCKET": str(config.api_socket),
-        },
-    )
+    redis = {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(config.redis_port)}
+    redis["REDIS_PASSWORD_FILE"] = str(config.secrets_dir / REDIS_SECRET)
+    api = _environment(config, {**redis, "API_SOCKET": str(config.api_socket)})
     return {key: value for key, value in api.items() if key.upper() not in OWNER_ONLY}
 
 
 def migrate_environment(config: NativeConfig) -> dict[str, str]:
     """The migrate step's: the owner, and the API's role to create."""
-    return _environment(
-        config,
-        {"POSTGRES_USER": config.db_user, "POSTGRES_PASSWORD_FILE": str(config.secrets_dir / DB_SECRET)},
-    )
+    owner = {"POSTGRES_USER": config.db_user, "POSTGRES_PASSWORD_FILE": str(config.secrets_dir / DB_SECRET)}
+    return _environment(config, owner)
 
 
 def api_settings(config: NativeConfig) -> Settings:

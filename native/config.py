@@ -14,6 +14,16 @@ EDGE_PAGE_PORT = 8080
 EDGE_API_PORT = 8000
 
 
+class _Under:
+    """A path of the state directory, derived on each read."""
+
+    def __init__(self, relative: str) -> None:
+        self.relative = relative
+
+    def __get__(self, config: "NativeConfig", owner: type) -> Path:
+        return config.state_dir / self.relative
+
+
 @dataclass(frozen=True)
 class NativeConfig:
     state_dir: Path
@@ -49,37 +59,16 @@ class NativeConfig:
         }
 
     # Everything below derives from state_dir.
-    @property
-    def secrets_dir(self) -> Path:
-        return self.state_dir / "secrets"
-
-    @property
-    def pgdata(self) -> Path:
-        return self.state_dir / "postgres"
-
-    @property
-    def redis_dir(self) -> Path:
-        return self.state_dir / "redis"
-
-    @property
-    def nginx_dir(self) -> Path:
-        return self.state_dir / "nginx"
-
-    @property
-    def run_dir(self) -> Path:
-        """Sockets and pid files."""
-        return self.state_dir / "run"
-
-    @property
-    def api_socket(self) -> Path:
-        """The API listens here, not on a TCP port: the run directory is the
-        stack user's alone (0700), so only the edge reaches the API, never
-        another local user skipping the edge and its headers."""
-        return self.run_dir / "api.sock"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.state_dir / "logs"
+    secrets_dir = _Under("secrets")
+    pgdata = _Under("postgres")
+    redis_dir = _Under("redis")
+    nginx_dir = _Under("nginx")
+    log_dir = _Under("logs")
+    run_dir = _Under("run")  # sockets and pid files
+    # The API listens here, not on a TCP port: the run directory is the stack
+    # user's alone (0700), so only the edge reaches the API, never another
+    # local user skipping the edge and its headers.
+    api_socket = _Under("run/api.sock")
 
     def log_file(self, service: str) -> Path:
         return self.log_dir / f"{service}.log"

@@ -47,10 +47,14 @@ def read_pid(pid_file: Path) -> int | None:
     """The pid in pid_file if that process is alive."""
     try:
         pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
         os.kill(pid, 0)
-    except (OSError, ValueError, IndexError) as exc:
-        if not isinstance(exc, PermissionError):
-            return None
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid  # alive, another user's
     return pid if not _is_zombie(pid) else None
 
 
@@ -70,11 +74,11 @@ def child_pid(parent: int) -> int | None:
     return int(children[0]) if children else None
 
 
-def terminate(pid_file: Path, sig: signal.Signals = signal.SIGTERM, timeout: float = 15.0) -> None:
-    """Stop the process of pid_file and its group, SIGKILL after timeout."""
+def terminate(pid_file: Path, timeout: float = 15.0) -> None:
+    """Stop the process of pid_file and its group (SIGTERM, SIGKILL after timeout)."""
     pid = read_pid(pid_file)
     if pid is not None:
-        signal_group(pid, sig)
+        signal_group(pid, signal.SIGTERM)
         if not wait_until(lambda: read_pid(pid_file) is None, timeout):
             signal_group(pid, signal.SIGKILL)
             wait_until(lambda: read_pid(pid_file) is None, 5)

@@ -33,12 +33,8 @@ class NativeStack:
         reachable = (REPO_ROOT, self.config.state_dir.parent, self.config.sql_dir)
         for changed in {path for target in reachable for path in grant_traverse(target, self.user)}:
             print(f"note: gave {self.user.name} traverse (o+x) on {changed}")
-        for directory in (
-            self.config.state_dir,
-            self.config.run_dir,
-            self.config.log_dir,
-            self.config.secrets_dir,
-        ):
+        config = self.config
+        for directory in (config.state_dir, config.run_dir, config.log_dir, config.secrets_dir):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         settings = api_settings(self.config)
         ensure_secrets(self.config.secrets_dir, settings.redis_user, settings.counter_key)
@@ -46,12 +42,9 @@ class NativeStack:
 
     def up(self, timeout: float = 60) -> None:
         self.prepare()
-        if not self.service("proxy").running():
-            busy = [port for port in (EDGE_PAGE_PORT, EDGE_API_PORT) if port_open(port)]
-            if busy:
-                raise StartError(
-                    f"port(s) {busy} already in use: stop what listens there (docker compose down?)"
-                )
+        busy = [port for port in (EDGE_PAGE_PORT, EDGE_API_PORT) if port_open(port)]
+        if busy and not self.service("proxy").running():
+            raise StartError(f"port(s) {busy} already in use: stop what listens there (docker compose down?)")
         self.start_data_layer(timeout)
         self.start("api", timeout)
         self.start("proxy", timeout)
@@ -83,9 +76,12 @@ class NativeStack:
         """SIGKILL the service's main process: a crash, not a stop."""
         os.kill(self._running(name, self.service(name).main_pid()), signal.SIGKILL)
 
-    def freeze(self, name: str, frozen: bool) -> None:
-        """SIGSTOP/SIGCONT (compose pause/unpause): connections hang, not fail."""
-        os.kill(self._running(name, self.service(name).pid()), signal.SIGSTOP if frozen else signal.SIGCONT)
+    def pause(self, name: str) -> None:
+        """SIGSTOP (compose pause): connections hang, not fail."""
+        os.kill(self._running(name, self.service(name).pid()), signal.SIGSTOP)
+
+    def unpause(self, name: str) -> None:
+        os.kill(self._running(name, self.service(name).pid()), signal.SIGCONT)
 
     @staticmethod
     def _running(name: str, pid: int | None) -> int:
