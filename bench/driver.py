@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.init_secrets import PASSWORD_FILES
-from native.config import REPO_ROOT, NativeConfig
+from app.settings import Settings
+from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig
 
 E2E_MODE = os.environ.get("E2E_MODE", "native")
-PAGE_URL = "http://localhost:8080/"
-API_URL = "http://localhost:8000/"
+PAGE_URL = f"http://localhost:{EDGE_PAGE_PORT}/"
+API_URL = f"http://localhost:{EDGE_API_PORT}/"
+# Where the containers read their secret files (the settings' default, which compose mounts).
+SECRETS_MOUNT = str(Settings.model_fields["secrets_dir"].default)
 
 
 @dataclass
@@ -97,7 +100,7 @@ class StackDriver:
         long-running ones in turn."""
         for service in ("api", "db", "redis"):
             result = subprocess.run(
-                ["docker", "compose", "exec", "-T", service, "cat", f"/run/dashboard-secrets/{name}"],
+                ["docker", "compose", "exec", "-T", service, "cat", f"{SECRETS_MOUNT}/{name}"],
                 cwd=REPO_ROOT,
                 env=self.env,
                 capture_output=True,

@@ -8,13 +8,12 @@ from typing import Any
 
 import yaml
 
-from app.settings import Settings
+# Where every container reads its secret files (re-exported for the policy tests).
+from bench.driver import SECRETS_MOUNT as SECRETS_MOUNT
 from tests.conftest import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "python.Dockerfile"
-# Where the secret files are, in every container: the settings' default.
-SECRETS_MOUNT = str(Settings.model_fields["secrets_dir"].default)
 
 
 @cache
