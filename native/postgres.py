@@ -5,7 +5,7 @@ server that listens on its socket only, like /docker-entrypoint-initdb.d)."""
 from app.init_secrets import DB_SECRET
 from native.config import NativeConfig
 from native.privileges import RunAs
-from native.process import CommandError, run
+from native.process import probe, run
 from native.programs import postgres_program
 
 
@@ -61,9 +61,5 @@ def first_start(config: NativeConfig, user: RunAs) -> None:
 def accepts_tcp(config: NativeConfig, user: RunAs) -> bool:
     """pg_isready over TCP, like the compose healthcheck: during the first
     start only the socket listens."""
-    probe = [postgres_program("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(config.db_port)]
-    try:
-        run([*probe, "-U", config.db_user, "-d", config.db_name], user)
-    except CommandError:
-        return False
-    return True
+    pg_isready = [postgres_program("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(config.db_port)]
+    return probe([*pg_isready, "-U", config.db_user, "-d", config.db_name], user) is not None

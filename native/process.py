@@ -43,6 +43,14 @@ def run(
     return result
 
 
+def probe(cmd: Sequence[str], user: RunAs, env: Mapping[str, str] | None = None) -> str | None:
+    """A healthcheck command's output, None when it fails."""
+    try:
+        return run(cmd, user, env=env).stdout
+    except CommandError:
+        return None
+
+
 def read_pid(pid_file: Path) -> int | None:
     """The pid in pid_file if that process is alive."""
     try:

@@ -10,7 +10,7 @@ from native import edge, postgres
 from native.application import PYTHON, api_environment
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT
 from native.probes import http_ok, port_open
-from native.process import CommandError, child_pid, run
+from native.process import child_pid, probe, run
 from native.programs import program
 from native.service import Service
 
@@ -55,10 +55,8 @@ class Redis(Service):
         # As the compose healthcheck: the PING-only user, password from the environment.
         password = (self.config.secrets_dir / REDIS_HEALTHCHECK_SECRET).read_text().strip()
         ping = [program("redis-cli"), "-p", str(self.config.redis_port), "--user", REDIS_HEALTHCHECK_USER]
-        try:
-            return run([*ping, "ping"], self.user, env={"REDISCLI_AUTH": password}).stdout.strip() == "PONG"
-        except CommandError:
-            return False
+        answer = probe([*ping, "ping"], self.user, env={"REDISCLI_AUTH": password})
+        return answer is not None and answer.strip() == "PONG"
 
 
 class Api(Service):
