@@ -7,10 +7,16 @@ variables, like the images' own ``file_env`` convention.
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_CORS_ORIGINS = ("http://localhost:8080", "http://127.0.0.1:8080")
 # The Redis user of the healthchecks (PING only). Fixed: the compose file's
@@ -24,6 +30,12 @@ _ROLE_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
 _REDIS_NAME = r"^[A-Za-z0-9_.:-]+$"
 
 
+# The secrets read from the file their <NAME>_FILE setting names, and
+# whether the plain <NAME> variable may give them instead (the postgres
+# image's file_env). The API role's password comes from its file only.
+SECRET_SETTINGS = {"postgres_password": True, "redis_password": True, "postgres_api_password": False}
+
+
 def _read_secret_file(path: Path) -> SecretStr:
     try:
         value = path.read_text(encoding="utf-8").strip()
@@ -34,8 +46,48 @@ def _read_secret_file(path: Path) -> SecretStr:
     return SecretStr(value)
 
 
+class SecretFileSource(PydanticBaseSettingsSource):
+    """<name>: the content of the file <NAME>_FILE names, as given to `sources`
+    (the first that gives it wins: init arguments, then the environment)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.sources = sources
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every secret at once
+
+    def __call__(self) -> dict[str, Any]:
+        given: dict[str, Any] = {}
+        for source in reversed(self.sources):
+            given.update(source())
+        values: dict[str, Any] = {}
+        for name, plain_allowed in SECRET_SETTINGS.items():
+            path = given.get(f"{name}_file")
+            if path is not None and plain_allowed and given.get(name) is not None:
+                raise ValueError(f"{name.upper()} and {name.upper()}_FILE are exclusive")
+            if path is not None:
+                values[name] = _read_secret_file(Path(path))
+            elif not plain_allowed:
+                values[name] = None  # outranks a plain variable: never read
+        return values
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The secret files first: they see the *_FILE paths the other two give.
+        secret_files = SecretFileSource(settings_cls, init_settings, env_settings)
+        return (secret_files, init_settings, env_settings, dotenv_settings, file_secret_settings)
 
     # PostgreSQL. POSTGRES_USER/POSTGRES_PASSWORD: the database's owner (the
     # image's superuser), used by the migrate step only. The API logs in as
@@ -48,8 +100,8 @@ class Settings(BaseSettings):
     postgres_password_file: Path | None = None
     postgres_api_user: str = Field(default="dashboard_api", pattern=_ROLE_NAME)
     # Only from its file: no POSTGRES_API_PASSWORD variable is ever read.
+    postgres_api_password: SecretStr | None = None
     postgres_api_password_file: Path | None = None
-    _api_password: SecretStr | None = PrivateAttr(default=None)
     db_pool_min_size: int = Field(default=1, ge=0)
     db_pool_max_size: int = Field(default=10, ge=1)
     # How long a request waits for a pooled connection before answering 503.
@@ -115,17 +167,7 @@ class Settings(BaseSettings):
         return origins
 
     @model_validator(mode="after")
-    def _load_secret_files(self) -> "Settings":
-        for name in ("postgres_password", "redis_password"):
-            path = getattr(self, f"{name}_file")
-            if path is None:
-                continue
-            if getattr(self, name) is not None:
-                # Same rule as the postgres image's file_env.
-                raise ValueError(f"{name.upper()} and {name.upper()}_FILE are exclusive")
-            object.__setattr__(self, name, _read_secret_file(path))
-        if self.postgres_api_password_file is not None:
-            self._api_password = _read_secret_file(self.postgres_api_password_file)
+    def _pool_bounds(self) -> "Settings":
         if self.db_pool_min_size > self.db_pool_max_size:
             raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
         return self
@@ -138,11 +180,6 @@ class Settings(BaseSettings):
         if self.redis_user in ("default", REDIS_HEALTHCHECK_USER):
             raise ValueError(f"REDIS_USER must not be 'default' nor '{REDIS_HEALTHCHECK_USER}'")
         return self
-
-    @property
-    def postgres_api_password(self) -> SecretStr | None:
-        """The API role's password, from POSTGRES_API_PASSWORD_FILE."""
-        return self._api_password
 
     @property
     def api_connection_limit(self) -> int:

@@ -7,37 +7,30 @@ targets (up, down, stop, start, kill, pause, psql, clean).
 """
 
 import os
-import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.init_secrets import PASSWORD_FILES
-from native.config import REPO_ROOT, NativeConfig
+from app.settings import Settings
+from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig
 
 E2E_MODE = os.environ.get("E2E_MODE", "native")
-PAGE_URL = "http://localhost:8080/"
-API_URL = "http://localhost:8000/"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+PAGE_URL = f"http://localhost:{EDGE_PAGE_PORT}/"
+API_URL = f"http://localhost:{EDGE_API_PORT}/"
+# Where the containers read their secret files (the settings' default, which compose mounts).
+SECRETS_MOUNT = str(Settings.model_fields["secrets_dir"].default)
 
 
 @dataclass
 class StackDriver:
     state_dir: Path
     mode: str = "native"
-    ports: dict[str, str] = field(default_factory=dict)
+    # The native runner's state and ports (make passes NATIVE_* on to it).
+    native_config: NativeConfig = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ports = {
-            "NATIVE_DB_PORT": str(free_port()),
-            "NATIVE_REDIS_PORT": str(free_port()),
-        }
+        self.native_config = NativeConfig.on_free_ports(self.state_dir)
 
     @property
     def env(self) -> dict[str, str]:
@@ -45,17 +38,8 @@ class StackDriver:
             **os.environ,
             "MODE": self.mode,
             "CI": "true",  # make clean asks nothing
-            "NATIVE_STATE_DIR": str(self.state_dir),
-            **self.ports,
+            **self.native_config.environment(),
         }
-
-    @property
-    def native_config(self) -> NativeConfig:
-        return NativeConfig(
-            state_dir=self.state_dir,
-            db_port=int(self.ports["NATIVE_DB_PORT"]),
-            redis_port=int(self.ports["NATIVE_REDIS_PORT"]),
-        )
 
     def make(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run(
@@ -116,7 +100,7 @@ class StackDriver:
         long-running ones in turn."""
         for service in ("api", "db", "redis"):
             result = subprocess.run(
-                ["docker", "compose", "exec", "-T", service, "cat", f"/run/dashboard-secrets/{name}"],
+                ["docker", "compose", "exec", "-T", service, "cat", f"{SECRETS_MOUNT}/{name}"],
                 cwd=REPO_ROOT,
                 env=self.env,
                 capture_output=True,

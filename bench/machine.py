@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from native.services import postgres_bin
+from native.programs import postgres_program
 
 
 def _first_line(cmd: list[str]) -> str:
@@ -37,7 +37,7 @@ def _servers(mode: str) -> dict[str, str]:
             **found,
         }
     local = {name: cmd for name, (_, cmd) in commands.items()}
-    local["postgresql"] = [postgres_bin("postgres"), "--version"]
+    local["postgresql"] = [postgres_program("postgres"), "--version"]
     local["api python"] = [sys.executable, "--version"]
     return {name: _first_line(cmd) for name, cmd in local.items()}
 

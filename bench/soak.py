@@ -19,7 +19,6 @@ from redis import Redis
 
 from app.init_secrets import REDIS_SECRET
 from app.settings import Settings
-from bench.driver import free_port
 from bench.timeline import Event, Sample, chart, record
 from native.config import EDGE_API_PORT, REPO_ROOT, NativeConfig
 from native.stack import NativeStack
@@ -54,11 +53,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def phase_of(at: float) -> str:
+    """The service SCHEDULE has down at `at` ("normal" when none is)."""
     offset = at % CYCLE_S
-    if 15 <= offset < 25:
-        return "redis down"
-    if 35 <= offset < 45:
-        return "db down"
+    stops = {service: start for start, service, action in SCHEDULE if action == "stop"}
+    for end, service, action in SCHEDULE:
+        if action == "start" and stops[service] <= offset < end:
+            return f"{service} down"
     return "normal"
 
 
@@ -85,7 +85,7 @@ def report(samples: list[Sample], counter_delta: int, seconds: int, clients: int
         "| phase (transitions included) | requests | statuses | p50 (ms) | p99 (ms) |",
         "| --- | ---: | --- | ---: | ---: |",
     ]
-    for phase in ("normal", "redis down", "db down"):
+    for phase in ["normal", *(f"{service} down" for _, service, action in SCHEDULE if action == "stop")]:
         group = [s for s in samples if phase_of(s.at_s) == phase]
         latencies = [s.latency_ms for s in group]
         by_status = Counter(s.status for s in group)
@@ -120,7 +120,7 @@ def main() -> int:
     seconds = min(args.seconds, MAX_SECONDS)
 
     state = Path(tempfile.mkdtemp(prefix="dashboard-soak-"))
-    config = NativeConfig(state_dir=state, db_port=free_port(), redis_port=free_port())
+    config = NativeConfig.on_free_ports(state)
     stack = NativeStack(config)
     args.output.mkdir(parents=True, exist_ok=True)
     try:

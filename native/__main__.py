@@ -1,4 +1,4 @@
-"""CLI of the native stack: python -m native up|down|ps|logs|start|stop|kill|psql|clean."""
+"""CLI of the native stack: python -m native up|down|ps|logs|start|stop|kill|pause|unpause|psql|clean."""
 
 import argparse
 import os
@@ -6,9 +6,18 @@ import subprocess
 import sys
 
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, NativeConfig
-from native.process import StartError
-from native.services import postgres_bin
+from native.postgres import psql_command
+from native.process import StackError
 from native.stack import NativeStack
+
+# The commands on one service: NativeStack's method of the same name.
+ONE_SERVICE = {
+    "start": "start one service, return once healthy",
+    "stop": "stop one service",
+    "kill": "SIGKILL one service's main process (a crash)",
+    "pause": "freeze one service (SIGSTOP)",
+    "unpause": "resume a frozen service (SIGCONT)",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,13 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("up", help="start every service, return once healthy")
     sub.add_parser("down", help="stop every service, keep the data")
     sub.add_parser("ps", help="state of each service")
-    logs = sub.add_parser("logs", help="print the logs")
-    logs.add_argument("service", nargs="?")
-    for name in ("start", "stop"):
-        sub.add_parser(name, help=f"{name} one service").add_argument("service")
-    sub.add_parser("kill", help="SIGKILL one service's main process (a crash)").add_argument("service")
-    sub.add_parser("pause", help="freeze one service (SIGSTOP)").add_argument("service")
-    sub.add_parser("unpause", help="resume a frozen service (SIGCONT)").add_argument("service")
+    sub.add_parser("logs", help="print the logs").add_argument("service", nargs="?")
+    for command, text in ONE_SERVICE.items():
+        sub.add_parser(command, help=text).add_argument("service")
     sub.add_parser("psql", help="psql on the stack's database (reads SQL from stdin when piped)")
     clean = sub.add_parser("clean", help="stop everything and delete the data")
     clean.add_argument("--yes", action="store_true", help="do not ask (implied by CI=true)")
@@ -32,13 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     stack = NativeStack(NativeConfig.from_env())
     try:
         return _run(stack, args)
-    except StartError as exc:
+    except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
 def _run(stack: NativeStack, args: argparse.Namespace) -> int:
-    if args.command == "up":
+    if args.command in ONE_SERVICE:
+        getattr(stack, args.command)(args.service)
+    elif args.command == "up":
         stack.up()
         print(f"Dashboard: http://localhost:{EDGE_PAGE_PORT}\nAPI:       http://localhost:{EDGE_API_PORT}/")
     elif args.command == "down":
@@ -51,40 +58,15 @@ def _run(stack: NativeStack, args: argparse.Namespace) -> int:
         for path in stack.logs(args.service):
             print(f"==> {path} <==")
             sys.stdout.write(path.read_text(errors="replace")[-20000:])
-    elif args.command == "start":
-        stack.start(args.service)
-    elif args.command == "stop":
-        stack.stop(args.service)
-    elif args.command == "kill":
-        stack.kill(args.service)
-    elif args.command in ("pause", "unpause"):
-        stack.freeze(args.service, frozen=args.command == "pause")
     elif args.command == "psql":
-        return _psql(stack)
+        piped = [] if sys.stdin.isatty() else ["-v", "ON_ERROR_STOP=1"]
+        return subprocess.call([*psql_command(stack.config), *piped], **stack.user.popen_kwargs())
     elif args.command == "clean":
         if not (args.yes or os.environ.get("CI") == "true" or _confirm(stack)):
             print("aborted")
             return 1
         stack.clean()
     return 0
-
-
-def _psql(stack: NativeStack) -> int:
-    config = stack.config
-    cmd = [
-        postgres_bin("psql"),
-        "-h",
-        str(config.run_dir),
-        "-p",
-        str(config.db_port),
-        "-U",
-        config.db_user,
-        "-d",
-        config.db_name,
-    ]
-    if not sys.stdin.isatty():
-        cmd += ["-v", "ON_ERROR_STOP=1"]
-    return subprocess.call(cmd, **stack.user.popen_kwargs())
 
 
 def _confirm(stack: NativeStack) -> bool:

@@ -50,20 +50,9 @@ def service_user() -> RunAs:
     try:
         entry = pwd.getpwnam(SERVICE_USER)
     except KeyError:
-        subprocess.run(
-            [
-                shutil.which("useradd") or "/usr/sbin/useradd",
-                "--system",
-                "--user-group",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                SERVICE_USER,
-            ],
-            check=True,
-        )
+        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+        system = ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent"]
+        subprocess.run([useradd, *system, "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True)
         entry = pwd.getpwnam(SERVICE_USER)
     return RunAs(entry.pw_uid, entry.pw_gid, entry.pw_name)
 

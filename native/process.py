@@ -1,4 +1,4 @@
-"""Small helpers to start, find and stop background processes by pid file."""
+"""Start, find, signal and stop background processes by pid file; the stack's errors."""
 
 import os
 import signal
@@ -10,8 +10,24 @@ from pathlib import Path
 from native.privileges import RunAs
 
 
-class StartError(RuntimeError):
+class StackError(RuntimeError):
+    """An operation of the native stack failed; the message says why (the CLI prints it)."""
+
+
+class StartError(StackError):
     """A service did not start; the message says where to look."""
+
+
+class CommandError(StackError):
+    """A program the stack ran exited with an error."""
+
+
+class NotRunning(StackError):
+    """The service to signal has no process."""
+
+
+class UnknownService(StackError, LookupError):
+    """No service of that name."""
 
 
 def run(
@@ -19,36 +35,20 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """Run a command to completion as the service user; raise on failure."""
     result: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
-        list(cmd), env=_env(env), text=True, capture_output=True, **user.popen_kwargs(), **kwargs
+        list(cmd), env=environment(env), text=True, capture_output=True, **user.popen_kwargs(), **kwargs
     )
     if result.returncode != 0:
-        raise StartError(f"{cmd[0]} failed ({result.returncode}): {(result.stderr or result.stdout).strip()}")
+        output = (result.stderr or result.stdout).strip()
+        raise CommandError(f"{cmd[0]} failed ({result.returncode}): {output}")
     return result
 
 
-def spawn(
-    cmd: Sequence[str],
-    user: RunAs,
-    log_file: Path,
-    pid_file: Path,
-    env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-) -> int:
-    """Start a long-running process in its own session, logging to log_file."""
-    with open(log_file, "ab") as log:
-        user.own(log_file)
-        proc = subprocess.Popen(
-            list(cmd),
-            env=_env(env),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            **user.popen_kwargs(),
-        )
-    pid_file.write_text(f"{proc.pid}\n")
-    return proc.pid
+def probe(cmd: Sequence[str], user: RunAs, env: Mapping[str, str] | None = None) -> str | None:
+    """A healthcheck command's output, None when it fails."""
+    try:
+        return run(cmd, user, env=env).stdout
+    except CommandError:
+        return None
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -62,7 +62,7 @@ def read_pid(pid_file: Path) -> int | None:
     except ProcessLookupError:
         return None
     except PermissionError:
-        return pid
+        return pid  # alive, another user's
     return pid if not _is_zombie(pid) else None
 
 
@@ -73,21 +73,28 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
-def terminate(pid_file: Path, sig: signal.Signals = signal.SIGTERM, timeout: float = 15.0) -> bool:
-    """Stop the process of pid_file (and its group); True if one was running."""
+def child_pid(parent: int) -> int | None:
+    """The first child of a process (a supervisor's command)."""
+    try:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
+def terminate(pid_file: Path, timeout: float = 15.0) -> None:
+    """Stop the process of pid_file and its group (SIGTERM, SIGKILL after timeout)."""
     pid = read_pid(pid_file)
-    if pid is None:
-        pid_file.unlink(missing_ok=True)
-        return False
-    _signal_group(pid, sig)
-    if not wait_until(lambda: read_pid(pid_file) is None, timeout):
-        _signal_group(pid, signal.SIGKILL)
-        wait_until(lambda: read_pid(pid_file) is None, 5)
+    if pid is not None:
+        signal_group(pid, signal.SIGTERM)
+        if not wait_until(lambda: read_pid(pid_file) is None, timeout):
+            signal_group(pid, signal.SIGKILL)
+            wait_until(lambda: read_pid(pid_file) is None, 5)
     pid_file.unlink(missing_ok=True)
-    return True
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def signal_group(pid: int, sig: int) -> None:
+    """Signal pid's process group, or pid alone when it leads none."""
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
@@ -99,15 +106,15 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
+    while not condition():
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+    return True
 
 
-def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
+def environment(extra: Mapping[str, str] | None) -> dict[str, str]:
+    """A child's environment: the locale and PATH of this one, and extra."""
     env = {key: value for key, value in os.environ.items() if key in ("PATH", "LANG", "LC_ALL", "TZ")}
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     env.update(extra or {})

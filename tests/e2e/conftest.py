@@ -2,7 +2,6 @@
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -45,10 +44,12 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def start_stack(state_dir: Path) -> Iterator[StackDriver]:
-    """A fresh stack for a test module; afterwards, its logs are checked for
-    secrets and its data is dropped."""
-    driver = StackDriver(state_dir, mode=E2E_MODE)
+@pytest.fixture(scope="module")
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackDriver]:
+    """A fresh stack for each test module; afterwards, its logs are checked
+    for secrets and its data is dropped."""
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    driver = StackDriver(tmp_path_factory.mktemp(name) / "state", mode=E2E_MODE)
     driver.up()
     try:
         yield driver

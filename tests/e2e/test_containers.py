@@ -3,20 +3,12 @@ where tests/e2e/test_edge.py checks the processes instead)."""
 
 import json
 import subprocess
-from collections.abc import Iterator
-
-import pytest
 
 from bench.driver import StackDriver
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import docker_only, start_stack
+from tests.e2e.conftest import docker_only
 
 pytestmark = docker_only
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackDriver]:
-    yield from start_stack(tmp_path_factory.mktemp("containers") / "state")
 
 
 def docker(*args: str) -> str:

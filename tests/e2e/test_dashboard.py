@@ -6,14 +6,11 @@ The stack runs natively on 8080/8000 (make up), in its own state directory.
 import json
 import re
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from bench.driver import API_URL, PAGE_URL, StackDriver
-from tests.e2e.conftest import start_stack
 from tests.e2e.dashboard import (
     API_ERROR,
     CACHE_DOWN,
@@ -24,11 +21,6 @@ from tests.e2e.dashboard import (
     open_dashboard,
     wait_for_views,
 )
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackDriver]:
-    yield from start_stack(tmp_path_factory.mktemp("e2e") / "state")
 
 
 def api_students() -> list[dict[str, object]]:

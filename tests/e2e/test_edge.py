@@ -7,19 +7,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bench.driver import API_URL, PAGE_URL, StackDriver
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import native_only, start_stack
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackDriver]:
-    yield from start_stack(tmp_path_factory.mktemp("edge") / "state")
+from tests.e2e.conftest import native_only
 
 
 def fetch(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:

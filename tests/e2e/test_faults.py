@@ -8,7 +8,7 @@ import asyncio
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,18 +16,12 @@ import pytest
 from app.settings import Settings
 from bench.driver import API_URL, StackDriver
 from bench.timeline import Event, Sample, record
-from tests.e2e.conftest import start_stack
 
 # p99 of GET / once a Redis failure has been detected (stopped or frozen).
 DEGRADED_P99_MS = 250
 # The API answers again this soon after the database accepts connections.
 DB_RECOVERY_S = 5.0
 REDIS_BACKOFF_S = Settings.model_fields["redis_backoff"].default
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackDriver]:
-    yield from start_stack(tmp_path_factory.mktemp("faults") / "state")
 
 
 def load(

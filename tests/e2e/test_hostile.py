@@ -7,7 +7,7 @@ import json
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from bench.driver import API_URL, PAGE_URL, StackDriver
 from bench.load import Answer, burst, hold_slow_connections
 from native.stack import NativeStack
-from tests.e2e.conftest import native_only, start_stack
+from tests.e2e.conftest import native_only
 from tests.e2e.dashboard import OPERATIONAL, POLL_TIMEOUT_MS, open_dashboard
 from tests.e2e.test_edge import fetch, raw_exchange, status_of
 
@@ -33,11 +33,6 @@ ORDINARY = ("Zoé O'Brien-Çelik", "M2 R&D")
 NO_MARKUP_CHECK = (
     "ALTER TABLE students ADD CONSTRAINT students_no_markup CHECK (nom !~ '[<>]' AND promo !~ '[<>]');"
 )
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackDriver]:
-    yield from start_stack(tmp_path_factory.mktemp("hostile") / "state")
 
 
 def sql_literal(text: str) -> str:
@@ -206,8 +201,7 @@ def test_the_api_is_reachable_only_through_the_edge(stack: StackDriver) -> None:
     """Natively the API listens on a unix socket in a directory only the
     stack's user can enter: no local user can skip the edge and its headers."""
     config = stack.native_config
-    api = NativeStack(config).api
-    server = api.server_pid()
+    server = NativeStack(config).service("api").main_pid()
     assert server is not None
     processes = [
         server,

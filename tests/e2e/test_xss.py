@@ -7,14 +7,12 @@ allowed by hash only, no image, no inline handler) stops whatever would
 still reach the DOM. The rows here predate the check (it is dropped first).
 """
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from bench.driver import PAGE_URL, StackDriver
-from tests.e2e.conftest import start_stack
 from tests.e2e.dashboard import OPERATIONAL, POLL_TIMEOUT_MS, open_dashboard
 
 IMG_HANDLER = '<img src=x onerror="window.__xss = 1">'
@@ -24,10 +22,10 @@ INSERT_HOSTILE = "INSERT INTO students (nom, promo) VALUES ('{}', 'M2 XSS'), ('{
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackDriver]:
-    for driver in start_stack(tmp_path_factory.mktemp("xss") / "state"):
-        driver.psql(DROP_CHECK + INSERT_HOSTILE.format(IMG_HANDLER, SCRIPT))
-        yield driver
+def stack(stack: StackDriver) -> StackDriver:
+    """The module's stack (conftest), with the hostile students stored."""
+    stack.psql(DROP_CHECK + INSERT_HOSTILE.format(IMG_HANDLER, SCRIPT))
+    return stack
 
 
 def wait_for_all_cards(page: Page) -> None:

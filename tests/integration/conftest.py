@@ -17,24 +17,15 @@ from redis import Redis
 from app.db import conninfo
 from app.main import create_app
 from app.settings import Settings
-from bench.driver import free_port
+from native.application import api_environment, migrate_environment
 from native.config import NativeConfig
 from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
 
 
-def native_config(state_dir: Path, **overrides: object) -> NativeConfig:
-    return NativeConfig(
-        state_dir=state_dir,
-        db_port=free_port(),
-        redis_port=free_port(),
-        **overrides,  # type: ignore[arg-type]
-    )
-
-
 def app_settings(config: NativeConfig, **overrides: object) -> Settings:
     """What the API and the migrate step are given (so the tests can act as the owner too)."""
-    environment = {**config.app_environment(), **config.migrate_environment()}
+    environment = {**api_environment(config), **migrate_environment(config)}
     values: dict[str, object] = {key.lower(): value for key, value in environment.items()}
     # Short back-off so recovery tests stay fast; the default is 2 s.
     values.update(redis_backoff=0.5, db_acquire_timeout=0.5)
@@ -50,7 +41,7 @@ def database_first_started_with(tmp_path: Path, *scripts: str) -> Iterator[Nativ
     directory.mkdir()
     for name in scripts:
         shutil.copy(REPO_ROOT / "sqlfiles" / name, directory)
-    older = NativeStack(native_config(tmp_path / "state", sql_dir=directory))
+    older = NativeStack(NativeConfig.on_free_ports(tmp_path / "state", sql_dir=directory))
     older.prepare()
     try:
         older.start("db")
@@ -62,12 +53,12 @@ def database_first_started_with(tmp_path: Path, *scripts: str) -> Iterator[Nativ
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
     """db and redis running, scripts played, migrate applied."""
-    backing = NativeStack(native_config(tmp_path_factory.mktemp("integration") / "state"))
+    backing = NativeStack(NativeConfig.on_free_ports(tmp_path_factory.mktemp("integration") / "state"))
     backing.prepare()
     try:
         backing.start("db")
         backing.start("redis")
-        backing.api.migrate()
+        backing.migrate()
         yield backing
     finally:
         backing.down()

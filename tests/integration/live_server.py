@@ -16,8 +16,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.driver import free_port
+from native.application import api_environment
 from native.config import REPO_ROOT, NativeConfig
+from native.probes import free_port
 
 START_TIMEOUT_S = 15.0
 
@@ -52,12 +53,10 @@ def live_server(config: NativeConfig, log: Path, **settings: object) -> Iterator
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        **config.app_environment(),
+        **api_environment(config),
         **{key.upper(): str(value) for key, value in settings.items()},
         "API_PORT": str(port),
         "API_WORKERS": "1",
-        "PYTHONPATH": str(REPO_ROOT),
-        "PYTHONDONTWRITEBYTECODE": "1",
     }
     env.pop("API_SOCKET", None)  # TCP on the free port, not the native runner's socket
     url = f"http://127.0.0.1:{port}"

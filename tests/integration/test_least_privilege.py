@@ -23,9 +23,10 @@ from app.init_secrets import REDIS_ACL, REDIS_HEALTHCHECK_SECRET
 from app.main import create_app
 from app.migrate import migrate
 from app.settings import REDIS_HEALTHCHECK_USER, Settings
+from native.config import NativeConfig
 from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
-from tests.integration.conftest import app_settings, database_first_started_with, native_config, sql
+from tests.integration.conftest import app_settings, database_first_started_with, sql
 
 # --- PostgreSQL -------------------------------------------------------------
 
@@ -263,7 +264,7 @@ def test_the_healthcheck_user_can_only_ping(stack: NativeStack, settings: Settin
         for command in (("INCR", settings.counter_key), ("GET", settings.counter_key), ("INFO",)):
             with pytest.raises(NoPermissionError):
                 client.execute_command(*command)
-    assert stack.redis.ready()  # the native readiness check logs in as this user
+    assert stack.service("redis").ready()  # the native readiness check logs in as this user
 
 
 ADMIN = ("test-admin", "test-admin-password")
@@ -273,16 +274,16 @@ ADMIN = ("test-admin", "test-admin-password")
 def audited(tmp_path: Path) -> Iterator[tuple[NativeStack, Settings, Redis]]:
     """A stack of its own whose Redis has the generated ACL plus an admin user
     (this test's only), to read the ACL log of what the API sends."""
-    own = NativeStack(native_config(tmp_path / "state"))
+    own = NativeStack(NativeConfig.on_free_ports(tmp_path / "state"))
     own.prepare()
     acl = own.config.secrets_dir / REDIS_ACL
     acl.chmod(0o644)
     acl.write_text(acl.read_text() + f"user {ADMIN[0]} on >{ADMIN[1]} ~* &* +@all\n")
     try:
         own.start("db")
-        own.api.migrate()
-        own.redis.start()  # not own.start(): prepare() would rewrite the ACL
-        own.redis.wait_ready()
+        own.migrate()
+        own.service("redis").start()  # not own.start(): prepare() would rewrite the ACL
+        own.service("redis").wait_ready()
         settings = app_settings(own.config)
         with Redis(port=own.config.redis_port, username=ADMIN[0], password=ADMIN[1]) as admin:
             admin.acl_log_reset()

@@ -9,9 +9,10 @@ import psycopg
 import pytest
 
 from app.migrate import migrate, migration_files
+from native.config import NativeConfig
 from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
-from tests.integration.conftest import app_settings, database_first_started_with, native_config, sql
+from tests.integration.conftest import app_settings, database_first_started_with, sql
 
 POC_ROWS = [
     ("Durand", "Alice", "alice@example.fr", "1990-04-02", "France", "Lyon", "69001"),
@@ -21,7 +22,7 @@ POC_ROWS = [
 
 @pytest.fixture
 def fresh_stack(tmp_path: Path) -> NativeStack:
-    return NativeStack(native_config(tmp_path / "state"))
+    return NativeStack(NativeConfig.on_free_ports(tmp_path / "state"))
 
 
 def test_first_start_plays_every_script_before_any_migrate(fresh_stack: NativeStack) -> None:
@@ -159,14 +160,14 @@ def test_migrate_never_runs_while_the_init_scripts_play(tmp_path: Path) -> None:
         "SELECT pg_sleep(CASE WHEN EXISTS (SELECT 1 FROM play_log) THEN 0 ELSE 3 END);\n"
         "INSERT INTO play_log VALUES (clock_timestamp());\n"
     )
-    stack = NativeStack(native_config(tmp_path / "state", sql_dir=scripts))
+    stack = NativeStack(NativeConfig.on_free_ports(tmp_path / "state", sql_dir=scripts))
     stack.prepare()
     samples: list[tuple[float, bool]] = []  # (wall clock, ready over TCP)
 
     def watch() -> None:
         deadline = time.time() + 30
         while time.time() < deadline:
-            ready = stack.db.ready()
+            ready = stack.service("db").ready()
             samples.append((time.time(), ready))
             if ready:
                 return

@@ -63,11 +63,11 @@ def test_redis_stopped_still_lists_students_without_views(client: TestClient, st
 
 def test_redis_paused_does_not_hang_requests(client: TestClient, stack: NativeStack) -> None:
     last = client.get("/").json()[0]["views"]
-    stack.freeze("redis", frozen=True)
+    stack.pause("redis")
     try:
         assert_degraded_but_serving(client)
     finally:
-        stack.freeze("redis", frozen=False)
+        stack.unpause("redis")
     assert wait_for_views(client) > last
 
 
@@ -109,7 +109,7 @@ def test_api_starts_while_the_database_is_down(stack: NativeStack, settings: Set
                 assert time.monotonic() < deadline, "no recovery within 5 s"
                 time.sleep(0.1)
     finally:
-        if not stack.db.running():
+        if not stack.service("db").running():
             stack.start("db")
 
 

@@ -49,8 +49,8 @@ def test_overload_with_redis_paused_then_stopped_answers_only_200_or_503(
     stack: NativeStack, tmp_path: Path
 ) -> None:
     events: list[Event] = [
-        (1.0, in_thread(lambda: stack.freeze("redis", frozen=True))),
-        (2.0, in_thread(lambda: stack.freeze("redis", frozen=False))),
+        (1.0, in_thread(lambda: stack.pause("redis"))),
+        (2.0, in_thread(lambda: stack.unpause("redis"))),
         (2.5, in_thread(lambda: stack.stop("redis"))),
         (3.5, in_thread(lambda: stack.start("redis"))),
     ]
@@ -60,7 +60,7 @@ def test_overload_with_redis_paused_then_stopped_answers_only_200_or_503(
             answers = asyncio.run(burst(server.url, CONNECTIONS, 5.0, events))
             assert_only_200_and_fast_503(answers, server)
     finally:
-        stack.freeze("redis", frozen=False)
+        stack.unpause("redis")
         if not stack.service("redis").running():
             stack.start("redis")
 

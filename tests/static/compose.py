@@ -8,11 +8,12 @@ from typing import Any
 
 import yaml
 
+# Where every container reads its secret files (re-exported for the policy tests).
+from bench.driver import SECRETS_MOUNT as SECRETS_MOUNT
 from tests.conftest import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "python.Dockerfile"
-SECRETS_MOUNT = "/run/dashboard-secrets"
 
 
 @cache

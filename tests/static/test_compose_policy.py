@@ -1,71 +1,95 @@
-"""Policies of docker-compose.yml that no engine runs here: checked by reading it."""
+"""Policies of docker-compose.yml that no engine runs here, checked over every service."""
 
 import re
+from typing import Any
 
 import pytest
 
-from app.init_secrets import DB_SECRET
+from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT
 from native.edge import TEMPLATE
-from tests.conftest import REPO_ROOT
+from native.services import SERVICES
 from tests.static.compose import SECRETS_MOUNT, compose, is_one_shot, services, volume_mounts
 
-LONG_RUNNING = ("proxy", "api", "db", "redis")
-ONE_SHOTS = ("migrate", "secrets")
+ALL = list(services())
+LONG_RUNNING = [name for name in ALL if not is_one_shot(name)]
+ONE_SHOTS = [name for name in ALL if is_one_shot(name)]
+PUBLISHING = [name for name, service in services().items() if "ports" in service]
+# The one-shot that writes the secret files: the only one mounting the volume whole.
+SECRET_WRITERS = [name for name in ALL if volume_mounts(name).get(SECRETS_MOUNT, ("",))[0] == "secrets"]
+# The hosts a service's environment names: what it connects to.
+HOST_VARIABLES = ("POSTGRES_HOST", "REDIS_HOST", "API_UPSTREAM")
 
 
-def test_services_are_the_expected_ones() -> None:
-    assert set(services()) == {*LONG_RUNNING, *ONE_SHOTS}
+def environment(name: str) -> dict[str, str]:
+    return {key: str(value) for key, value in (services()[name].get("environment") or {}).items()}
+
+
+def networks(name: str) -> set[str]:
+    return set(services()[name].get("networks", []))
+
+
+def dependencies(name: str) -> dict[str, str]:
+    return {dep: spec["condition"] for dep, spec in services()[name].get("depends_on", {}).items()}
+
+
+def waits_for(name: str) -> set[str]:
+    """Every service `name` starts after, through its chain of dependencies."""
+    direct = set(dependencies(name))
+    return direct.union(*(waits_for(dep) for dep in direct))
+
+
+def hosts(name: str) -> set[str]:
+    return {environment(name)[key].split(":")[0] for key in HOST_VARIABLES if key in environment(name)}
+
+
+def test_the_long_running_services_are_the_native_runners_and_the_makefiles() -> None:
+    assert set(LONG_RUNNING) == set(SERVICES)
+    makefile = re.search(r"^SERVICES := (.*)$", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert makefile and set(makefile.group(1).split()) == set(SERVICES)
     assert "version" not in compose()
-    assert not any("adminer" in str(service.get("image", "")) for service in services().values())
 
 
-def test_only_the_edge_publishes_and_only_8080_and_8000_on_the_bind_address() -> None:
-    published = {name: service["ports"] for name, service in services().items() if "ports" in service}
-    assert published == {
-        "proxy": ["${BIND_ADDRESS:-127.0.0.1}:8080:8080", "${BIND_ADDRESS:-127.0.0.1}:8000:8000"]
-    }
+def test_only_the_edge_publishes_the_page_and_api_ports_on_the_bind_address() -> None:
+    assert len(PUBLISHING) == 1
+    ports = services()[PUBLISHING[0]]["ports"]
+    assert ports == [
+        f"${{BIND_ADDRESS:-127.0.0.1}}:{port}:{port}" for port in (EDGE_PAGE_PORT, EDGE_API_PORT)
+    ]
     assert not any("expose" in service for service in services().values())
 
 
-def test_only_the_edge_joins_a_network_with_a_route_out() -> None:
-    networks = compose()["networks"]
-    routed = {name for name, spec in networks.items() if not (spec or {}).get("internal")}
-    for name, service in services().items():
-        joined = set(service.get("networks", []))
-        if name == "proxy":
-            assert joined & routed, "the edge needs a routed network to publish its ports"
-        else:
-            assert not joined & routed, f"{name} joins {joined & routed}: it needs no route out"
-        assert joined or service.get("network_mode") == "none", name
+@pytest.mark.parametrize("name", ALL)
+def test_only_the_edge_joins_a_network_with_a_route_out(name: str) -> None:
+    routed = {net for net, spec in compose()["networks"].items() if not (spec or {}).get("internal")}
+    if name in PUBLISHING:
+        assert networks(name) & routed, "the edge needs a routed network to publish its ports"
+    else:
+        assert not networks(name) & routed, f"{name} needs no route out"
+    assert networks(name) or services()[name].get("network_mode") == "none", name
 
 
-def test_the_api_reaches_the_edge_and_the_data_but_the_edge_never_the_data() -> None:
-    def shared(a: str, b: str) -> set[str]:
-        return set(services()[a].get("networks", [])) & set(services()[b].get("networks", []))
+@pytest.mark.parametrize("name", ALL)
+def test_each_service_shares_a_network_with_the_hosts_it_names_and_no_other(name: str) -> None:
+    for host in hosts(name):
+        assert networks(name) & networks(host), f"{name} cannot reach {host}"
+    # The edge reaches its upstream only, never the data.
+    if name in PUBLISHING:
+        neighbours = {other for other in ALL if other != name and networks(other) & networks(name)}
+        assert neighbours == hosts(name)
 
-    assert shared("proxy", "api") and shared("api", "db") and shared("api", "redis")
-    assert shared("migrate", "db")
-    assert not shared("proxy", "db") and not shared("proxy", "redis")
 
-
-@pytest.mark.parametrize("name", [*LONG_RUNNING, *ONE_SHOTS])
+@pytest.mark.parametrize("name", ALL)
 def test_every_service_runs_as_non_root(name: str) -> None:
     service = services()[name]
-    image = service["image"]
     if "build" in service:
         # The api image: USER is checked in test_dockerfile_policy.py.
-        assert service["build"]["dockerfile"] == "python.Dockerfile"
-        assert "user" not in service
-    elif image.startswith("nginxinc/nginx-unprivileged:"):
-        assert "user" not in service  # the image's USER 101
+        assert service["build"]["dockerfile"] == "python.Dockerfile" and "user" not in service
+    elif "user" in service:
+        # By name: the image's own user, who owns its data directories.
+        assert re.fullmatch(r"[a-z_][a-z0-9_-]*", service["user"]) and service["user"] != "root"
     else:
-        assert service["user"] not in ("root", "0", "0:0")
+        assert service["image"].startswith("nginxinc/nginx-unprivileged:")  # the image's USER 101
     assert not service.get("privileged", False)
-
-
-def test_database_and_cache_users_are_their_images_own() -> None:
-    assert services()["db"]["user"] == "postgres"
-    assert services()["redis"]["user"] == "redis"
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)
@@ -77,18 +101,18 @@ def test_long_running_services_have_healthchecks_restart_and_an_init(name: str) 
     # docker-init as PID 1: `make kill` can crash the service from inside.
     assert service["init"] is True
     # Healthchecks must never call GET /: that would count views.
-    assert not re.search(r"127\.0\.0\.1:8000/?(['\" ]|$)", " ".join(test))
+    assert not re.search(rf"127\.0\.0\.1:{EDGE_API_PORT}/?(['\" ]|$)", " ".join(test))
 
 
 def test_db_healthcheck_is_pg_isready_over_tcp() -> None:
-    command = " ".join(services()["db"]["healthcheck"]["test"][1:])
-    assert "pg_isready" in command and "-h 127.0.0.1" in command
-    assert "$${POSTGRES_USER}" in command and "$${POSTGRES_DB}" in command
+    # During the first start only the socket listens: TCP stays red until the scripts are done.
+    (db,) = [name for name in LONG_RUNNING if "pg_isready" in str(services()[name]["healthcheck"])]
+    command = " ".join(services()[db]["healthcheck"]["test"][1:])
+    assert "-h 127.0.0.1" in command and "$${POSTGRES_USER}" in command and "$${POSTGRES_DB}" in command
 
 
 @pytest.mark.parametrize("name", ONE_SHOTS)
 def test_one_shots_do_not_restart_nor_inherit_a_healthcheck(name: str) -> None:
-    assert is_one_shot(name)
     # The api image's HEALTHCHECK probes a server the one-shots never start.
     assert services()[name]["healthcheck"] == {"disable": True}
 
@@ -100,27 +124,27 @@ def test_built_images_are_rebuilt_at_every_up(name: str) -> None:
     assert services()[name]["pull_policy"] == "build"
 
 
-def test_startup_order_waits_on_conditions() -> None:
-    expected = {
-        "db": {"secrets": "service_completed_successfully"},
-        "redis": {"secrets": "service_completed_successfully"},
-        "migrate": {"db": "service_healthy"},
-        "api": {"migrate": "service_completed_successfully", "redis": "service_started"},
-    }
-    for name, dependencies in expected.items():
-        declared = services()[name]["depends_on"]
-        assert {dep: spec["condition"] for dep, spec in declared.items()} == dependencies, name
-    assert "depends_on" not in services()["secrets"]
+@pytest.mark.parametrize("name", ALL)
+def test_each_service_waits_for_what_it_uses_with_the_right_condition(name: str) -> None:
+    for dep, condition in dependencies(name).items():
+        expected = (
+            ["service_completed_successfully"] if is_one_shot(dep) else ["service_healthy", "service_started"]
+        )
+        assert condition in expected, f"{name} -> {dep}"
+    # The edge waits for nothing: it serves the page from the start and
+    # resolves the api per request (a dependency would hold the page back).
+    if name in PUBLISHING:
+        assert not dependencies(name)
+        return
+    assert name not in waits_for(name)
+    for host in hosts(name):
+        assert host in waits_for(name), f"{name} starts before {host}"
+    # Whoever reads a secret file starts after the one-shot that writes it.
+    if any(source.startswith("secrets/") for source, _ in volume_mounts(name).values()):
+        assert set(SECRET_WRITERS) & waits_for(name), name
 
 
-def test_the_edge_waits_for_nothing() -> None:
-    # It serves the page from the start and resolves the api per request: a
-    # dependency would hold the page back until the database and migrate are
-    # done, and forever if migrate fails.
-    assert "depends_on" not in services()["proxy"]
-
-
-@pytest.mark.parametrize("name", [*LONG_RUNNING, *ONE_SHOTS])
+@pytest.mark.parametrize("name", ALL)
 def test_images_are_pinned_by_digest_with_the_readable_tag(name: str) -> None:
     image = services()[name]["image"]
     if "build" in services()[name]:
@@ -132,14 +156,12 @@ def test_images_are_pinned_by_digest_with_the_readable_tag(name: str) -> None:
     assert re.fullmatch(r"\d+\.\d+(\.\d+)?(-[a-z0-9.-]+)?", match.group(2)), image
 
 
-@pytest.mark.parametrize("name", [*LONG_RUNNING, *ONE_SHOTS])
+@pytest.mark.parametrize("name", ALL)
 def test_every_container_is_locked_down(name: str) -> None:
     service = services()[name]
-    assert service["cap_drop"] == ["ALL"]
-    assert "cap_add" not in service
+    assert service["cap_drop"] == ["ALL"] and "cap_add" not in service
     assert service["security_opt"] == ["no-new-privileges:true"]
     assert service["read_only"] is True
-    assert not service.get("privileged", False)
     limits = service["deploy"]["resources"]["limits"]
     assert float(limits["cpus"]) > 0 and limits["memory"] and int(limits["pids"]) > 0
     # Docker refuses a `cpus` above the host's CPU count: every service must
@@ -147,93 +169,93 @@ def test_every_container_is_locked_down(name: str) -> None:
     assert float(limits["cpus"]) <= 1.0
 
 
-def test_writable_paths_are_the_ones_each_image_needs() -> None:
-    assert services()["proxy"]["tmpfs"] == ["/tmp", "/run/nginx"]
-    assert services()["db"]["tmpfs"] == ["/run/postgresql", "/tmp"]
-    assert services()["api"]["tmpfs"] == ["/tmp"]
+@pytest.mark.parametrize("name", ALL)
+def test_writable_paths_are_memory_only_and_hide_no_mount(name: str) -> None:
+    mounted = volume_mounts(name)
+    for entry in services()[name].get("tmpfs", []):
+        path, _, options = entry.partition(":")
+        assert not any(target == path or target.startswith(path + "/") for target in mounted), entry
+        # Only ownership options (a tmpfs over an image directory is root's otherwise).
+        assert all(option.split("=")[0] in ("uid", "gid") for option in filter(None, options.split(","))), (
+            entry
+        )
 
 
-def test_no_docker_socket_is_mounted() -> None:
-    for name in services():
-        assert not any("docker.sock" in source for source, _ in volume_mounts(name).values()), name
+@pytest.mark.parametrize("name", ALL)
+def test_mounts_are_read_only_files_of_the_repository_or_named_volumes(name: str) -> None:
+    for source, mode in volume_mounts(name).values():
+        assert "docker.sock" not in source, name
+        if source.startswith("./"):
+            assert mode == "ro" and (REPO_ROOT / source).exists(), f"{name}: {source}"
+        else:
+            assert source.split("/")[0] in compose()["volumes"], f"{name}: {source}"
 
 
 def test_named_volumes_at_the_paths_of_the_pinned_versions() -> None:
-    assert set(compose()["volumes"]) == {"db-data", "redis-data", "secrets"}
-    db_tag = services()["db"]["image"].split("@")[0].split(":")[1]
-    major = int(db_tag.split(".")[0])
+    (db,) = [name for name in ALL if services()[name].get("image", "").startswith("postgres:")]
+    major = int(services()[db]["image"].split("@")[0].split(":")[1].split(".")[0])
     # 18 moved PGDATA under /var/lib/postgresql/18/docker and the VOLUME up.
     expected_db_path = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"
-    assert volume_mounts("db")[expected_db_path] == ("db-data", "rw")
-    assert volume_mounts("redis")["/data"] == ("redis-data", "rw")
-
-
-def test_init_scripts_and_configs_are_mounted_read_only() -> None:
-    assert volume_mounts("db")["/docker-entrypoint-initdb.d"] == ("./sqlfiles", "ro")
-    assert volume_mounts("redis")["/usr/local/etc/redis/redis.conf"] == ("./redis/redis.conf", "ro")
-    assert volume_mounts("proxy")["/etc/nginx/nginx.conf"] == ("./nginx/nginx.conf", "ro")
-    assert volume_mounts("proxy")["/etc/nginx/templates/default.conf.template"] == (
-        "./" + str(TEMPLATE.relative_to(REPO_ROOT)),
-        "ro",
-    )
-    assert volume_mounts("proxy")["/usr/share/nginx/html/index.html"] == ("./frontend/index.html", "ro")
+    assert volume_mounts(db)[expected_db_path][1] == "rw"
 
 
 def test_redis_persists_with_aof() -> None:
-    assert services()["redis"]["command"] == ["redis-server", "/usr/local/etc/redis/redis.conf"]
+    (redis,) = [name for name in ALL if services()[name].get("image", "").startswith("redis:")]
+    (conf_path,) = services()[redis]["command"][1:]  # the image's documented form: redis-server CONF
+    assert volume_mounts(redis)[conf_path] == ("./redis/redis.conf", "ro")
     conf = (REPO_ROOT / "redis" / "redis.conf").read_text().split("\n")
     # Every served INCR is on disk: no views value is served twice after a crash.
     assert "appendonly yes" in conf and "appendfsync always" in conf
 
 
-def test_secrets_are_written_once_and_each_service_reads_only_its_own() -> None:
-    assert volume_mounts("secrets")[SECRETS_MOUNT] == ("secrets", "rw")
-    for name in services():
-        if name == "secrets":
-            continue
-        mounts = {
-            target: spec for target, spec in volume_mounts(name).items() if spec[0].startswith("secrets")
-        }
-        for target, (source, mode) in mounts.items():
-            # One file each, read-only, at the path its *_FILE variable names.
-            assert mode == "ro" and target == f"{SECRETS_MOUNT}/{source.removeprefix('secrets/')}", name
-        files = {variable: value for variable, value in (services()[name].get("environment") or {}).items()}
-        for variable, value in files.items():
-            if variable.endswith("_FILE"):
-                assert value in mounts, f"{name}: {variable} names a file it does not mount"
-    # The API never sees the owner's password.
-    assert f"{SECRETS_MOUNT}/{DB_SECRET}" not in volume_mounts("api")
-    assert not any(source.startswith("secrets") for source, _ in volume_mounts("proxy").values())
+def secret_files_named(name: str) -> set[str]:
+    """The secret files a service reads: its *_FILE variables, its healthcheck,
+    and the configuration files it mounts (redis.conf's aclfile)."""
+    service: dict[str, Any] = services()[name]
+    configs = [REPO_ROOT / source for source, _ in volume_mounts(name).values() if source.startswith("./")]
+    text = " ".join(
+        [str(service.get("environment")), str(service.get("healthcheck"))]
+        + [path.read_text() for path in configs if path.is_file()]
+    )
+    return set(re.findall(rf"{re.escape(SECRETS_MOUNT)}/([\w.-]+)", text))
+
+
+@pytest.mark.parametrize("name", [name for name in ALL if name not in SECRET_WRITERS])
+def test_each_service_mounts_only_the_secret_files_it_reads_read_only(name: str) -> None:
+    mounts = {target: spec for target, spec in volume_mounts(name).items() if spec[0].startswith("secrets")}
+    for target, (source, mode) in mounts.items():
+        # One file each, read-only, at the path its reader names.
+        assert mode == "ro" and target == f"{SECRETS_MOUNT}/{source.removeprefix('secrets/')}", name
+    assert {target.rsplit("/", 1)[1] for target in mounts} == secret_files_named(name)
 
 
 SENSITIVE = re.compile(r"PASSWORD|SECRET|TOKEN|PASSPHRASE|API_KEY", re.IGNORECASE)
 
 
-@pytest.mark.parametrize("name", [*LONG_RUNNING, *ONE_SHOTS])
+@pytest.mark.parametrize("name", ALL)
 def test_no_secret_value_in_the_environment(name: str) -> None:
-    for key, value in (services()[name].get("environment") or {}).items():
+    for key, value in environment(name).items():
         if SENSITIVE.search(key):
             assert key.endswith("_FILE"), f"{name}: {key} must be a *_FILE variable"
-            assert str(value).startswith(SECRETS_MOUNT + "/"), f"{name}: {key}={value}"
+            assert value.startswith(SECRETS_MOUNT + "/"), f"{name}: {key}={value}"
 
 
 def test_the_edge_environment_defines_the_template_variables() -> None:
     placeholders = set(re.findall(r"\$\{([A-Z_]+)\}", TEMPLATE.read_text()))
-    environment = services()["proxy"]["environment"]
+    (edge,) = PUBLISHING
     # NGINX_LOCAL_RESOLVERS comes from the image's 15-local-resolvers.envsh;
     # NGINX_ENTRYPOINT_* and NGINX_ENVSUBST_* steer the image's entrypoint.
-    assert environment["NGINX_ENTRYPOINT_LOCAL_RESOLVERS"]
+    assert environment(edge)["NGINX_ENTRYPOINT_LOCAL_RESOLVERS"]
     entrypoint_settings = {
-        key for key in environment if key.startswith(("NGINX_ENTRYPOINT_", "NGINX_ENVSUBST_"))
+        key for key in environment(edge) if key.startswith(("NGINX_ENTRYPOINT_", "NGINX_ENVSUBST_"))
     }
-    assert placeholders - {"NGINX_LOCAL_RESOLVERS"} == set(environment) - entrypoint_settings
-    assert environment["API_UPSTREAM"] == "api:8000"
+    assert placeholders - {"NGINX_LOCAL_RESOLVERS"} == set(environment(edge)) - entrypoint_settings
 
 
 def test_nginx_includes_what_the_entrypoint_renders_into_a_writable_path() -> None:
-    proxy = services()["proxy"]
-    output_dir = proxy["environment"]["NGINX_ENVSUBST_OUTPUT_DIR"]
-    assert output_dir in proxy["tmpfs"]
+    (edge,) = PUBLISHING
+    output_dir = environment(edge)["NGINX_ENVSUBST_OUTPUT_DIR"]
+    assert output_dir in services()[edge]["tmpfs"]
     assert f"include {output_dir}/*.conf;" in (REPO_ROOT / "nginx" / "nginx.conf").read_text()
 
 

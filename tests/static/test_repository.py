@@ -3,6 +3,7 @@
 import hashlib
 import subprocess
 
+from app.init_secrets import PASSWORD_FILES, REDIS_ACL
 from tests.conftest import REPO_ROOT
 
 CONTRACT_SHA256 = "ebcfd1ad9ff1fbddd40c0a6b93347e8ddcdcf87afb67993d89eb495c729993ad"
@@ -24,7 +25,7 @@ def test_no_secret_or_local_state_is_tracked() -> None:
         assert name != ".env", path
         assert not path.startswith((".native/", ".venv/", "secrets/", "test-artifacts/")), path
         assert not name.endswith((".pem", ".key")), path
-        assert name not in ("db_password", "redis_password", "redis-users.acl"), path
+        assert name not in (*PASSWORD_FILES, REDIS_ACL), path
 
 
 def test_gitignore_covers_env_state_and_secrets() -> None:

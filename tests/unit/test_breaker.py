@@ -3,14 +3,7 @@ import asyncio
 import pytest
 
 from app.breaker import Breaker, BreakerOpen
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.clock import Clock
 
 
 async def fail() -> None:

@@ -13,14 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.breaker import Breaker
 from app.counter import ViewCounter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.unit.clock import Clock
 
 
 class Pool:

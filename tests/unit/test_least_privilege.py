@@ -20,6 +20,7 @@ from app.init_secrets import (
     REDIS_SECRET,
 )
 from app.settings import API_CONNECTION_RESERVE, REDIS_HEALTHCHECK_USER, Settings
+from native.application import api_environment, migrate_environment
 from native.config import NativeConfig
 from tests.static.compose import SECRETS_MOUNT, services
 
@@ -121,7 +122,7 @@ def test_compose_redis_healthcheck_logs_in_as_the_healthcheck_user() -> None:
 
 def test_native_runner_gives_the_same_split(tmp_path: Path) -> None:
     config = NativeConfig(state_dir=tmp_path, db_port=1, redis_port=2)
-    api, migrate = config.app_environment(), config.migrate_environment()
+    api, migrate = api_environment(config), migrate_environment(config)
     assert "POSTGRES_PASSWORD_FILE" not in api
     assert api["POSTGRES_API_PASSWORD_FILE"] == str(config.secrets_dir / DB_API_SECRET)
     assert migrate["POSTGRES_PASSWORD_FILE"] == str(config.secrets_dir / DB_SECRET)

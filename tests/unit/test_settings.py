@@ -33,7 +33,7 @@ def test_password_is_read_from_its_file(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_password_and_its_file_are_exclusive(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     secret = tmp_path / "db_password"
     secret.write_text("x")
-    with pytest.raises(ValidationError, match="exclusive"):
+    with pytest.raises(ValueError, match="exclusive"):
         make(monkeypatch, POSTGRES_PASSWORD="y", POSTGRES_PASSWORD_FILE=str(secret))
 
 
@@ -41,12 +41,12 @@ def test_password_and_its_file_are_exclusive(monkeypatch: pytest.MonkeyPatch, tm
 def test_empty_secret_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str) -> None:
     secret = tmp_path / "redis_password"
     secret.write_text(content)
-    with pytest.raises(ValidationError, match="empty"):
+    with pytest.raises(ValueError, match="empty"):
         make(monkeypatch, REDIS_PASSWORD_FILE=str(secret))
 
 
 def test_missing_secret_file_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match=r"cannot read secret file .*nope"):
+    with pytest.raises(ValueError, match=r"cannot read secret file .*nope"):
         make(monkeypatch, REDIS_PASSWORD_FILE=str(tmp_path / "nope"))
 
 
