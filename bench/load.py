@@ -19,6 +19,16 @@ Event = tuple[float, Callable[[], Awaitable[None]]]
 T = TypeVar("T")
 
 
+def blocking(call: Callable[[], object]) -> Callable[[], Awaitable[None]]:
+    """A blocking call (stopping a service...) as an event's action: in a
+    thread, so that the load goes on meanwhile."""
+
+    async def run() -> None:
+        await asyncio.to_thread(call)
+
+    return run
+
+
 def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
     """asyncio.run in a thread of its own: callable where a loop already runs
     (Playwright's sync API keeps one in the test's thread)."""

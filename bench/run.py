@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.driver import StackDriver
-from bench.load import hold_slow_connections
+from bench.load import blocking, hold_slow_connections
 from bench.machine import describe
 from bench.report import write_report
 from bench.timeline import Event, chart, record
@@ -67,12 +67,7 @@ def hostile_neighbour(connections: int, duration: int) -> dict[str, WrkResult]:
 
 
 def outage_timeline(stack: StackDriver, clients: int, chart_path: Path) -> None:
-    async def stop() -> None:
-        await asyncio.to_thread(stack.stop, "redis")
-
-    async def start() -> None:
-        await asyncio.to_thread(stack.start, "redis")
-
+    stop, start = blocking(lambda: stack.stop("redis")), blocking(lambda: stack.start("redis"))
     events: list[Event] = [(10.0, "redis stopped", stop), (20.0, "redis started", start)]
     samples = asyncio.run(record(API, 30.0, clients, events))
     title = f"GET / through the edge ({stack.mode}), {clients} clients, Redis stopped from 10 s to 20 s"

@@ -4,17 +4,16 @@ Each test is bounded (a few seconds of load); targets on throughput live in
 `make bench`. Latency bounds here are the resilience contract of the issue.
 """
 
-import asyncio
 import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from app.settings import Settings
 from bench.driver import API_URL, StackDriver
+from bench.load import blocking, run_apart
 from bench.timeline import Event, Sample, record
 
 # p99 of GET / once a Redis failure has been detected (stopped or frozen).
@@ -32,15 +31,8 @@ def load(
     Runs in its own thread: the browser tests keep an event loop in this one.
     """
 
-    def as_event(at: float, action: Callable[[], None]) -> Event:
-        async def run() -> None:
-            await asyncio.to_thread(action)
-
-        return (at, "", run)
-
-    scheduled = [as_event(at, action) for at, action in events or []]
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, record(API_URL, seconds, clients, scheduled)).result()
+    scheduled: list[Event] = [(at, "", blocking(action)) for at, action in events or []]
+    return run_apart(record(API_URL, seconds, clients, scheduled))
 
 
 def counting(timeout: float = 10.0) -> list[Sample]:

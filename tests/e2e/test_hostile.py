@@ -7,22 +7,19 @@ import json
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from bench.driver import API_URL, PAGE_URL, StackDriver
-from bench.load import Answer, burst, hold_slow_connections
+from bench.load import Answer, burst, hold_slow_connections, run_apart
 from native.stack import NativeStack
 from tests.e2e.conftest import native_only
 from tests.e2e.dashboard import OPERATIONAL, POLL_TIMEOUT_MS, open_dashboard
 from tests.e2e.test_edge import fetch, raw_exchange, status_of
 
-T = TypeVar("T")
 PAGE = Path(__file__).parents[2] / "frontend" / "index.html"
 
 # What an attacker with write access to the table would store. The check
@@ -53,12 +50,6 @@ def navigations_of(page: Page) -> list[str]:
 
 def request_line(method: str, path: str, host: str = "x") -> bytes:
     return f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
-
-
-def in_thread(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine in its own thread (Playwright holds this one's loop)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_markup_cannot_be_stored(stack: StackDriver) -> None:
@@ -145,7 +136,7 @@ def test_the_student_list_is_compressed(stack: StackDriver) -> None:
 
 
 def test_overload_degrades_to_fast_503s_never_a_500(stack: StackDriver) -> None:
-    answers = in_thread(burst(API_URL, connections=1000, seconds=6.0, events=[]))
+    answers = run_apart(burst(API_URL, connections=1000, seconds=6.0, events=[]))
     failures = [answer for answer in answers if isinstance(answer, str)]
     statuses = Counter(answer.status for answer in answers if isinstance(answer, Answer))
     assert failures == [], failures[:5]

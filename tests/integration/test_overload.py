@@ -6,12 +6,11 @@ database pool, on the integration stack's real PostgreSQL and Redis.
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 
-from bench.load import Answer, Event, burst
+from bench.load import Answer, Event, blocking, burst
 from native.stack import NativeStack
 from tests.integration.live_server import LiveServer, live_server
 
@@ -33,13 +32,6 @@ def assert_only_200_and_fast_503(answers: list[Answer | str], server: LiveServer
     assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-3000:]
 
 
-def in_thread(action: Callable[[], None]) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        await asyncio.to_thread(action)
-
-    return run
-
-
 def warm_up(server: LiveServer) -> None:
     """Pools filled, as make bench does before measuring."""
     assert httpx.get(f"{server.url}/", timeout=5).status_code == 200
@@ -49,10 +41,10 @@ def test_overload_with_redis_paused_then_stopped_answers_only_200_or_503(
     stack: NativeStack, tmp_path: Path
 ) -> None:
     events: list[Event] = [
-        (1.0, in_thread(lambda: stack.pause("redis"))),
-        (2.0, in_thread(lambda: stack.unpause("redis"))),
-        (2.5, in_thread(lambda: stack.stop("redis"))),
-        (3.5, in_thread(lambda: stack.start("redis"))),
+        (1.0, blocking(lambda: stack.pause("redis"))),
+        (2.0, blocking(lambda: stack.unpause("redis"))),
+        (2.5, blocking(lambda: stack.stop("redis"))),
+        (3.5, blocking(lambda: stack.start("redis"))),
     ]
     try:
         with live_server(stack.config, tmp_path / "api.log", redis_backoff=0.5, **TINY_POOL) as server:
