@@ -3,6 +3,7 @@
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -21,35 +22,32 @@ POC_ROWS = [
 
 
 @pytest.fixture
-def fresh_stack(tmp_path: Path) -> NativeStack:
-    return NativeStack(NativeConfig.on_free_ports(tmp_path / "state"))
+def fresh_stack(tmp_path: Path) -> Iterator[NativeStack]:
+    """A stack of its own whose database has just had its first start (no migrate step)."""
+    stack = NativeStack(NativeConfig.on_free_ports(tmp_path / "state"))
+    stack.prepare()
+    try:
+        stack.start("db")
+        yield stack
+    finally:
+        stack.down()
 
 
 def test_first_start_plays_every_script_before_any_migrate(fresh_stack: NativeStack) -> None:
-    fresh_stack.prepare()
-    try:
-        fresh_stack.start("db")  # no migrate step here
-        settings = app_settings(fresh_stack.config)
-        tables = sql(settings, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-        assert tables == [("students",), ("utilisateur",)]
-        assert sql(settings, "SELECT count(*) FROM students") == [(10,)]
-    finally:
-        fresh_stack.down()
+    settings = app_settings(fresh_stack.config)
+    tables = sql(settings, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+    assert tables == [("students",), ("utilisateur",)]
+    assert sql(settings, "SELECT count(*) FROM students") == [(10,)]
 
 
 def test_init_runs_only_on_an_empty_data_directory(fresh_stack: NativeStack) -> None:
-    fresh_stack.prepare()
-    try:
-        fresh_stack.start("db")
-        settings = app_settings(fresh_stack.config)
-        sql(settings, "DELETE FROM students WHERE nom = 'Camille Martin'")
-        fresh_stack.stop("db")
-        fresh_stack.start("db")
-        migrate(settings)  # what every `up` does
-        # Neither init nor migrate seeded again: the deletion holds.
-        assert sql(settings, "SELECT count(*) FROM students") == [(9,)]
-    finally:
-        fresh_stack.down()
+    settings = app_settings(fresh_stack.config)
+    sql(settings, "DELETE FROM students WHERE nom = 'Camille Martin'")
+    fresh_stack.stop("db")
+    fresh_stack.start("db")
+    migrate(settings)  # what every `up` does
+    # Neither init nor migrate seeded again: the deletion holds.
+    assert sql(settings, "SELECT count(*) FROM students") == [(9,)]
 
 
 def test_poc_volume_is_upgraded_without_loss(tmp_path: Path) -> None:
@@ -93,15 +91,10 @@ def test_a_failing_script_stops_the_migration_with_a_clear_error(tmp_path: Path,
 
 
 def test_an_emptied_table_is_never_seeded_again(fresh_stack: NativeStack) -> None:
-    fresh_stack.prepare()
-    try:
-        fresh_stack.start("db")
-        settings = app_settings(fresh_stack.config)
-        sql(settings, "DELETE FROM students")
-        migrate(settings)  # what every `up` does
-        assert sql(settings, "SELECT count(*) FROM students") == [(0,)]
-    finally:
-        fresh_stack.down()
+    settings = app_settings(fresh_stack.config)
+    sql(settings, "DELETE FROM students")
+    migrate(settings)  # what every `up` does
+    assert sql(settings, "SELECT count(*) FROM students") == [(0,)]
 
 
 def test_students_constraints_reject_bad_rows(stack: NativeStack) -> None:
