@@ -34,6 +34,11 @@ deps: ## install what the native stack needs (apt packages, .venv)
 deps-test: ## install what the tests need too (chromium, node tools, dev packages)
 	@native/install.sh --test
 
+# Both modes' clean delete the data: one question first, unless CI=true.
+define confirm_clean
+	@[ "$(CI)" = true ] || { read -rp "Delete the data (database, counter, secrets)? [y/N] " a; [[ $$a =~ ^[yYoO] ]]; }
+endef
+
 define require_service
 	@case " $(SERVICES) " in *" $(SERVICE) "*) ;; *) echo "usage: make $@ SERVICE=<$(SERVICES)>" >&2; exit 2;; esac
 endef
@@ -79,7 +84,7 @@ unpause: ## resume a frozen service
 psql: ## psql on the stack's database (reads SQL from stdin when piped)
 	@tty=; [ -t 0 ] || tty=-T; $(COMPOSE) exec $$tty db sh -c 'exec psql -v ON_ERROR_STOP=1 -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
 clean: ## remove the containers and the data (asks, unless CI=true)
-	@[ "$(CI)" = true ] || { read -rp "Delete the volumes (database, counter, secrets)? [y/N] " a; [[ $$a =~ ^[yYoO] ]]; }
+	$(confirm_clean)
 	$(COMPOSE) down --volumes --remove-orphans
 else
 # Natively each target is the runner's command of the same name
@@ -94,6 +99,7 @@ up down ps psql:
 logs:
 	@$(NATIVE) logs $(SERVICE)
 clean:
+	$(confirm_clean)
 	@if [ -x $(PYTHON) ]; then $(NATIVE) clean; else rm -rf .native; fi
 endif
 
@@ -114,7 +120,7 @@ test-native: deps-test ## lint, unit, integration and end-to-end on the native s
 	$(code_checks)
 	.venv/bin/pytest $(PYTEST_ARGS)
 
-test-engine: deps-test ## the engine tier alone: a local engine (installed if none answers), stand-in images, make test-docker
+test-engine: deps-test ## the engine tier alone: its own local engine (installed and started if needed), stand-in images, make test-docker
 	tests/engine/run.sh
 
 test-docker: ## the end-to-end suite against the real containers (needs a Docker engine)

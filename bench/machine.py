@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from native.programs import postgres_program
+from native.process import postgres_program
 
 
 def _first_line(cmd: list[str]) -> str:

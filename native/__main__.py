@@ -1,7 +1,6 @@
 """CLI of the native stack: python -m native up|down|ps|logs|start|stop|kill|pause|unpause|psql|clean."""
 
 import argparse
-import os
 import subprocess
 import sys
 
@@ -30,8 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     for command, text in ONE_SERVICE.items():
         sub.add_parser(command, help=text).add_argument("service")
     sub.add_parser("psql", help="psql on the stack's database (reads SQL from stdin when piped)")
-    clean = sub.add_parser("clean", help="stop everything and delete the data")
-    clean.add_argument("--yes", action="store_true", help="do not ask (implied by CI=true)")
+    sub.add_parser("clean", help="stop everything and delete the data (make clean asks first)")
     args = parser.parse_args(argv)
 
     stack = NativeStack(NativeConfig.from_env())
@@ -62,16 +60,8 @@ def _run(stack: NativeStack, args: argparse.Namespace) -> int:
         piped = [] if sys.stdin.isatty() else ["-v", "ON_ERROR_STOP=1"]
         return subprocess.call([*psql_command(stack.config), *piped], **stack.user.popen_kwargs())
     elif args.command == "clean":
-        if not (args.yes or os.environ.get("CI") == "true" or _confirm(stack)):
-            print("aborted")
-            return 1
         stack.clean()
     return 0
-
-
-def _confirm(stack: NativeStack) -> bool:
-    answer = input(f"Delete {stack.config.state_dir} (database, counter, secrets)? [y/N] ")
-    return answer.strip().lower() in ("y", "yes", "o", "oui")
 
 
 if __name__ == "__main__":

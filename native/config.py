@@ -1,17 +1,30 @@
 """Where the native stack lives and which ports it uses: one place for both."""
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from native.probes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The edge ports are fixed by the page (it calls http://localhost:8000).
 EDGE_PAGE_PORT = 8080
 EDGE_API_PORT = 8000
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (the kernel's pick)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class _Under:

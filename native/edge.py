@@ -19,21 +19,6 @@ def render(template: str, variables: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: variables.get(m.group(1), m.group(0)), template)
 
 
-def local_resolvers(resolv_conf: Path = Path("/etc/resolv.conf")) -> str:
-    """The image's 15-local-resolvers.envsh: the nameservers of resolv.conf."""
-    servers = []
-    try:
-        for line in resolv_conf.read_text().splitlines():
-            fields = line.split()
-            if len(fields) >= 2 and fields[0] == "nameserver":
-                servers.append(f"[{fields[1]}]" if ":" in fields[1] else fields[1])
-    except OSError:
-        pass
-    # The native upstream is an IP address: nginx never queries the resolver,
-    # but the directive needs one.
-    return " ".join(servers) or "127.0.0.1"
-
-
 def native_variables(config: NativeConfig) -> dict[str, str]:
     return {
         "EDGE_LISTEN_ADDRESS": "127.0.0.1",
@@ -41,7 +26,9 @@ def native_variables(config: NativeConfig) -> dict[str, str]:
         "API_UPSTREAM": f"unix:{config.api_socket}",
         # A fixed address: nothing to re-resolve.
         "API_UPSTREAM_RESOLVE": "",
-        "NGINX_LOCAL_RESOLVERS": local_resolvers(),
+        # The upstream is a socket path: nginx never resolves a name natively,
+        # but the template's resolver directive needs an address.
+        "NGINX_LOCAL_RESOLVERS": "127.0.0.1",
     }
 
 

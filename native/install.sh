@@ -18,7 +18,7 @@ esac
 # command -> Debian package that provides it
 declare -A packages=([python3]=python3 [venv]=python3-venv)
 if $native; then
-  packages+=([initdb]=postgresql [redis-server]=redis-server [nginx]=nginx)
+  packages+=([initdb]=postgresql [redis-server]=redis-server [nginx]=nginx [curl]=curl)
 fi
 if $with_test && $native; then
   packages+=([chromium]=chromium [node]=nodejs [npm]=npm [emoji-font]=fonts-noto-color-emoji [wrk]=wrk)

@@ -5,24 +5,13 @@ server that listens on its socket only, like /docker-entrypoint-initdb.d)."""
 from app.init_secrets import DB_SECRET
 from native.config import NativeConfig
 from native.privileges import RunAs
-from native.process import probe, run
-from native.programs import postgres_program
+from native.process import postgres_program, probe, run
 
 
 def psql_command(config: NativeConfig, database: str | None = None) -> list[str]:
     """psql as the owner, over the stack's socket (trusted locally, as in the image)."""
-    socket_dir, port = str(config.run_dir), str(config.db_port)
-    return [
-        postgres_program("psql"),
-        "-h",
-        socket_dir,
-        "-p",
-        port,
-        "-U",
-        config.db_user,
-        "-d",
-        database or config.db_name,
-    ]
+    socket, port, database = str(config.run_dir), str(config.db_port), database or config.db_name
+    return [postgres_program("psql"), "-h", socket, "-p", port, "-U", config.db_user, "-d", database]
 
 
 def pg_ctl(config: NativeConfig, user: RunAs, *args: str, listen: str = "127.0.0.1") -> None:
@@ -48,10 +37,8 @@ def first_start(config: NativeConfig, user: RunAs) -> None:
     try:
         options = ["-v", "ON_ERROR_STOP=1", "--no-psqlrc", "--no-password"]
         if config.db_name != "postgres":
-            run(
-                [*psql_command(config, "postgres"), *options, "-c", f'CREATE DATABASE "{config.db_name}"'],
-                user,
-            )
+            create = ["-c", f'CREATE DATABASE "{config.db_name}"']
+            run([*psql_command(config, "postgres"), *options, *create], user)
         for script in sorted(config.sql_dir.glob("*.sql")):
             run([*psql_command(config), *options, "-f", str(script)], user)
     finally:

@@ -1,6 +1,8 @@
-"""Start, find, signal and stop background processes by pid file; the stack's errors."""
+"""Find programs; start, find, signal and stop processes by pid file; the stack's errors."""
 
+import glob
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -20,14 +22,6 @@ class StartError(StackError):
 
 class CommandError(StackError):
     """A program the stack ran exited with an error."""
-
-
-class NotRunning(StackError):
-    """The service to signal has no process."""
-
-
-class UnknownService(StackError, LookupError):
-    """No service of that name."""
 
 
 def run(
@@ -119,3 +113,17 @@ def environment(extra: Mapping[str, str] | None) -> dict[str, str]:
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     env.update(extra or {})
     return env
+
+
+def program(name: str) -> str:
+    """A program on PATH, or in the sbin folders a user's PATH may lack (nginx)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/local/sbin:/usr/sbin:/sbin")
+    if found is None:
+        raise StackError(f"{name} not found: make deps installs it")
+    return found
+
+
+def postgres_program(name: str) -> str:
+    """A PostgreSQL program from the newest installed major version (not on PATH on Debian)."""
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(Path(p).parts[-3]))
+    return candidates[-1] if candidates else program(name)

@@ -1,18 +1,93 @@
 """The four long-running services, each as its container runs it: PostgreSQL
 (native/postgres.py), Redis with redis/redis.conf, the API under a supervisor
-(its restart policy), the edge with nginx/ rendered as the image does."""
+(its restart policy), the edge with nginx/ rendered as the image does. Each
+has a process found by its pid file, a log, and a readiness probe: the
+compose healthcheck's command."""
 
+import subprocess
 from pathlib import Path
 
 from app.init_secrets import REDIS_ACL, REDIS_HEALTHCHECK_SECRET
 from app.settings import REDIS_HEALTHCHECK_USER
 from native import edge, postgres
 from native.application import PYTHON, api_environment
-from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT
-from native.probes import http_ok, port_open
-from native.process import child_pid, probe, run
-from native.programs import program
-from native.service import Service
+from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig, port_open
+from native.privileges import RunAs
+from native.process import (
+    StartError,
+    child_pid,
+    environment,
+    probe,
+    program,
+    read_pid,
+    run,
+    terminate,
+    wait_until,
+)
+
+
+class Service:
+    name = ""
+
+    def __init__(self, config: NativeConfig, user: RunAs) -> None:
+        self.config = config
+        self.user = user
+
+    @property
+    def pid_file(self) -> Path:
+        return self.config.run_dir / f"{self.name}.pid"
+
+    def pid(self) -> int | None:
+        return read_pid(self.pid_file)
+
+    def main_pid(self) -> int | None:
+        """The process a crash kills (`make kill`): the container's PID 1's child."""
+        return self.pid()
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if not self.running():
+            self.launch()
+
+    def launch(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        terminate(self.pid_file)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        if not wait_until(lambda: self.running() and self.ready(), timeout, interval=0.2):
+            raise StartError(f"{self.name} not ready after {timeout:.0f}s: see {self.log_file}")
+
+    @property
+    def log_file(self) -> Path:
+        return self.config.log_file(self.name)
+
+    def spawn(self, cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+        """Start the service's process in its own session, logging to its log file."""
+        with open(self.log_file, "ab") as log:
+            self.user.own(self.log_file)
+            process = subprocess.Popen(
+                cmd,
+                env=environment(env),
+                cwd=cwd or self.config.state_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **self.user.popen_kwargs(),
+            )
+        self.pid_file.write_text(f"{process.pid}\n")
+
+    def answers_http(self, *where: str) -> bool:
+        """GET /healthz answers 200 (curl, as the compose healthchecks)."""
+        curl = [program("curl"), "-fsS", "-o", "/dev/null", "--max-time", "2", *where]
+        return probe(curl, self.user) is not None
 
 
 class Postgres(Service):
@@ -73,7 +148,7 @@ class Api(Service):
         return None if supervisor is None else child_pid(supervisor)
 
     def ready(self) -> bool:
-        return http_ok("/healthz", unix_socket=self.config.api_socket)
+        return self.answers_http("--unix-socket", str(self.config.api_socket), "http://localhost/healthz")
 
 
 class Proxy(Service):
@@ -83,12 +158,12 @@ class Proxy(Service):
         conf = edge.write_native_config(self.config)
         self.user.own(self.config.nginx_dir)
         nginx = [program("nginx"), "-p", str(self.config.nginx_dir), "-c", str(conf)]
-        nginx += ["-e", str(self.config.log_file(self.name))]
+        nginx += ["-e", str(self.log_file)]
         run([*nginx, "-t", "-q"], self.user)
         self.spawn([*nginx, "-g", "daemon off;"])
 
     def ready(self) -> bool:
-        return http_ok("/healthz", EDGE_PAGE_PORT) and port_open(EDGE_API_PORT)
+        return self.answers_http(f"http://127.0.0.1:{EDGE_PAGE_PORT}/healthz") and port_open(EDGE_API_PORT)
 
 
 # Compose's long-running services, in start order (its depends_on): the one

@@ -7,12 +7,10 @@ from pathlib import Path
 
 from app.init_secrets import PASSWORD_FILES, ensure_secrets
 from native.application import api_settings, migrate
-from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig
+from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig, port_open
 from native.privileges import RunAs, grant_traverse, service_user
-from native.probes import port_open
-from native.process import NotRunning, StartError, UnknownService
-from native.service import Service
-from native.services import SERVICES
+from native.process import StackError, StartError
+from native.services import SERVICES, Service
 
 
 class NativeStack:
@@ -26,7 +24,7 @@ class NativeStack:
         try:
             return self.services[name]
         except KeyError:
-            raise UnknownService(f"unknown service {name!r}: one of {', '.join(self.services)}") from None
+            raise StackError(f"unknown service {name!r}: one of {', '.join(self.services)}") from None
 
     def prepare(self) -> None:
         """State directories and secrets (compose's one-shot `secrets` service)."""
@@ -86,7 +84,7 @@ class NativeStack:
     @staticmethod
     def _running(name: str, pid: int | None) -> int:
         if pid is None:
-            raise NotRunning(f"{name} is not running")
+            raise StackError(f"{name} is not running")
         return pid
 
     def down(self) -> None:

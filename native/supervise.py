@@ -6,29 +6,19 @@ good; any other exit of the command is followed by a restart, after 1 s, then
 a doubling delay (at most 10 s) while it keeps dying young.
 """
 
-import os
 import signal
 import subprocess
 import sys
 import time
 from types import FrameType
 
+from native.process import signal_group
+
 MAX_DELAY_S = 10.0
 STABLE_AFTER_S = 10.0
 
 
-def _signal_group(pgid: int, signum: int) -> None:
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        pass
-
-
-def main(argv: list[str]) -> int:
-    if "--" not in argv or argv.index("--") == len(argv) - 1:
-        print("usage: python -m native.supervise -- CMD...", file=sys.stderr)
-        return 2
-    command = argv[argv.index("--") + 1 :]
+def main(command: list[str]) -> int:
     stopping = False
     child: subprocess.Popen[bytes] | None = None
 
@@ -36,7 +26,7 @@ def main(argv: list[str]) -> int:
         nonlocal stopping
         stopping = True
         if child is not None and child.poll() is None:
-            _signal_group(child.pid, signum)
+            signal_group(child.pid, signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -48,7 +38,7 @@ def main(argv: list[str]) -> int:
         # PID 1 dies.
         child = subprocess.Popen(command, start_new_session=True)
         code = child.wait()
-        _signal_group(child.pid, signal.SIGKILL)
+        signal_group(child.pid, signal.SIGKILL)
         if stopping:
             break
         delay = 1.0 if time.monotonic() - started > STABLE_AFTER_S else delay
@@ -59,4 +49,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    if sys.argv[1:2] != ["--"] or len(sys.argv) < 3:
+        sys.exit("usage: python -m native.supervise -- CMD...")
+    sys.exit(main(sys.argv[2:]))

@@ -17,8 +17,7 @@ from pathlib import Path
 import httpx
 
 from native.application import api_environment
-from native.config import REPO_ROOT, NativeConfig
-from native.probes import free_port
+from native.config import REPO_ROOT, NativeConfig, free_port
 
 START_TIMEOUT_S = 15.0
 

@@ -1,7 +1,7 @@
 import re
 from pathlib import Path
 
-from native.edge import TEMPLATE, local_resolvers, render
+from native.edge import TEMPLATE, render
 
 COMPOSE_VARIABLES = {
     "EDGE_LISTEN_ADDRESS": "0.0.0.0",
@@ -25,14 +25,6 @@ def test_the_template_needs_exactly_the_variables_both_runs_define() -> None:
     assert "server api:8000 max_fails=0 resolve;" in rendered
     assert "resolver 127.0.0.11 valid=2s" in rendered
     assert "$proxy_add_x_forwarded_for" in rendered  # nginx's own variables kept
-
-
-def test_local_resolvers_reads_resolv_conf_like_the_image(tmp_path: Path) -> None:
-    conf = tmp_path / "resolv.conf"
-    conf.write_text("search lan\nnameserver 127.0.0.11\nnameserver fd00::1\noptions ndots:0\n")
-    assert local_resolvers(conf) == "127.0.0.11 [fd00::1]"
-    conf.write_text("")
-    assert local_resolvers(conf) == "127.0.0.1"
 
 
 def test_the_native_main_config_is_the_containers_with_paths_moved() -> None:
