@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The engine tier of `make test`: the end-to-end suite (make test-docker) on
 # the real Compose stack, then the stack on a one-node swarm (make
-# test-swarm); or the command given (make bench MODE=docker). Uses the engine
-# that answers `docker info`; when none does, installs and starts its own
-# (tests/engine/engine.sh) and stops it at the end. The registry images are
-# replaced by local stand-ins (compose.standins.yml), the only difference
-# from a user's run.
+# test-swarm); or the command given (make bench MODE=docker). Always on the
+# tier's own engine (tests/engine/engine.sh: its own socket and data root),
+# never on another engine of the machine: the e2e fixtures run `make clean`
+# (`docker compose down --volumes`), which would delete a developer's data.
+# When that engine does not answer, installs it if needed, starts it and
+# stops it at the end. The registry images are replaced by local stand-ins
+# (compose.standins.yml), the only difference from a user's run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 engine=tests/engine
@@ -16,14 +18,15 @@ stop_own_engine() {
 }
 trap stop_own_engine EXIT
 
+# Set before any docker command, so none reaches the ambient engine
+# (DOCKER_HOST wins over a DOCKER_CONTEXT; unset anyway).
+DOCKER_HOST=$("$engine/engine.sh" host)
+export DOCKER_HOST
+unset DOCKER_CONTEXT
 if ! docker info >/dev/null 2>&1; then
   "$engine/engine.sh" install
-  DOCKER_HOST=$("$engine/engine.sh" host)
-  export DOCKER_HOST
-  if ! docker info >/dev/null 2>&1; then
-    "$engine/engine.sh" start
-    started_here=true
-  fi
+  "$engine/engine.sh" start
+  started_here=true
 fi
 
 "$engine/images/build.sh"

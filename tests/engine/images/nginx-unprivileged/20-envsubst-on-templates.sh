@@ -33,7 +33,7 @@ render_templates() {
 
     [ -d "$template_dir" ] || return 0
     if [ ! -w "$output_dir" ]; then
-        entrypoint_log "$ME: ERROR: $template_dir exists, but $output_dir is not writable"
+        entrypoint_log "$ME: ERROR: cannot write to $output_dir, templates in $template_dir not rendered"
         return 0
     fi
     variables=$(defined_variables)

@@ -12,27 +12,29 @@ set -Eeo pipefail
 log() { printf '%s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# file_env VAR [DEFAULT]: VAR from itself or from the file named by VAR_FILE
-# (Docker secrets); both set is an error.
-file_env() {
-	local var=$1 file_var="${1}_FILE" default=${2:-}
-	if [ -n "${!var:-}" ] && [ -n "${!file_var:-}" ]; then
-		die "both $var and $file_var are set (but are exclusive)"
+# env_or_secret NAME [FALLBACK]: exports NAME with its own value if it has
+# one, else with the contents of the file NAME_FILE names (Docker secrets),
+# else FALLBACK; NAME_FILE leaves the environment. Giving both is refused.
+env_or_secret() {
+	local name=$1 path_name=$1_FILE
+	local value=${!name:-} path=${!path_name:-}
+	if [ -z "$value" ]; then
+		if [ -n "$path" ]; then
+			value=$(<"$path")
+		else
+			value=${2:-}
+		fi
+	elif [ -n "$path" ]; then
+		die "$name and $path_name are both set: give the value one way only"
 	fi
-	local value=$default
-	if [ -n "${!var:-}" ]; then
-		value=${!var}
-	elif [ -n "${!file_var:-}" ]; then
-		value=$(<"${!file_var}")
-	fi
-	export "$var=$value"
-	unset "$file_var"
+	export "$name=$value"
+	unset "$path_name"
 }
 
 load_settings() {
-	file_env POSTGRES_PASSWORD
-	file_env POSTGRES_USER postgres
-	file_env POSTGRES_DB "$POSTGRES_USER"
+	env_or_secret POSTGRES_PASSWORD
+	env_or_secret POSTGRES_USER postgres
+	env_or_secret POSTGRES_DB "$POSTGRES_USER"
 	: "${POSTGRES_HOST_AUTH_METHOD:=scram-sha-256}"
 }
 
@@ -76,7 +78,7 @@ temp_server_stop() {
 # run_sql DB [psql args]: as the superuser, over the socket.
 run_sql() {
 	local db=$1; shift
-	PGHOST= PGHOSTADDR= psql -v ON_ERROR_STOP=1 --no-psqlrc --no-password \
+	PGHOST='' PGHOSTADDR='' psql -v ON_ERROR_STOP=1 --no-psqlrc --no-password \
 		--username "$POSTGRES_USER" --dbname "$db" "$@"
 }
 
@@ -101,7 +103,9 @@ process_init_files() {
 				if [ -x "$f" ]; then
 					log "$0: running $f"; "$f"
 				else
-					log "$0: sourcing $f"; . "$f"
+					log "$0: sourcing $f"
+					# shellcheck source=/dev/null
+					. "$f"
 				fi ;;
 			*.sql) log "$0: running $f"; run_sql "$POSTGRES_DB" -f "$f" ;;
 			*.sql.gz) log "$0: running $f"; gunzip -c "$f" | run_sql "$POSTGRES_DB" ;;
@@ -137,7 +141,7 @@ main() {
 		create_directories
 		if [ "$(id -u)" = 0 ]; then
 			# Same script again, as postgres (gosu in the official image).
-			exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+			exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 		fi
 		if [ -s "$PGDATA/PG_VERSION" ]; then
 			log 'PostgreSQL Database directory appears to contain a database; Skipping initialization'

@@ -15,10 +15,11 @@ add_default_command() {
 	return 1
 }
 
-# As root: whatever in the working directory (/data) is not redis's becomes
-# so, then the same script again as redis (gosu in the official image).
+# As root: the working directory (/data) and all it holds get redis as
+# owner (the group is left alone), then the same script again as redis
+# (gosu in the official image).
 step_down_from_root() {
-	find . \! -user redis -exec chown redis '{}' +
+	chown -R redis .
 	exec setpriv --reuid=redis --regid=redis --init-groups "$0" "$@"
 }
 
