@@ -3,8 +3,10 @@ where tests/e2e/test_edge.py checks the processes instead)."""
 
 import json
 import subprocess
+import time
+import urllib.request
 
-from bench.driver import StackDriver
+from bench.driver import API_URL, StackDriver
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import docker_only
 
@@ -58,3 +60,48 @@ def test_persistent_volumes_exist(stack: StackDriver) -> None:
     volumes = docker("volume", "ls", "--format", "{{.Name}}").split()
     for name in ("db-data", "redis-data", "secrets"):
         assert f"student-dashboard_{name}" in volumes
+
+
+def test_only_the_edge_has_a_route_out(stack: StackDriver) -> None:
+    """api, db and redis sit on internal networks only: no way out of the host."""
+    for service, container in running_containers().items():
+        networks = json.loads(docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", container))
+        internal = {
+            name: docker("network", "inspect", "-f", "{{.Internal}}", name).strip() == "true"
+            for name in networks
+        }
+        assert not all(internal.values()) if service == "proxy" else all(internal.values()), (
+            service,
+            internal,
+        )
+
+
+def test_the_api_image_holds_its_compiled_bytecode(stack: StackDriver) -> None:
+    """The root is read-only: bytecode missing from the image would be
+    recompiled by every process at every start."""
+    check = (
+        "import importlib.util as u, os, app.main, fastapi;"
+        "print(all(os.path.exists(u.cache_from_source(m.__file__)) for m in (app.main, fastapi)))"
+    )
+    assert docker("compose", "exec", "-T", "api", "python", "-c", check).strip() == "True"
+
+
+def ip_of(container: str) -> str:
+    return docker(
+        "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", container
+    ).strip()
+
+
+def test_the_edge_follows_the_api_to_a_new_address(stack: StackDriver) -> None:
+    """A recreated api comes back on another address: the edge re-resolves
+    its name (`resolve`) instead of keeping the address it started with."""
+    old = running_containers()["api"]
+    old_ip = ip_of(old)
+    docker("compose", "up", "-d", "--wait", "--no-deps", "--no-recreate", "--scale", "api=2", "api")
+    docker("rm", "-f", old)
+    new = running_containers()["api"]
+    assert new != old and ip_of(new) != old_ip
+    time.sleep(3)  # the resolver's answers are trusted for 2 s
+    for _ in range(20):
+        with urllib.request.urlopen(API_URL, timeout=5) as response:
+            assert response.status == 200

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.driver import API_URL, PAGE_URL, StackDriver
+from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import native_only
 
@@ -66,6 +68,62 @@ def test_api_down_the_edge_answers_503_json_at_once(stack: StackDriver) -> None:
     finally:
         stack.start("api")
     assert fetch(API_URL)[0] == 200
+
+
+def test_the_edge_serves_the_page_before_anything_else_runs(stack: StackDriver) -> None:
+    """The edge waits for no other service: the page is up while the
+    database, the migrate step and the API are not (yet, or ever)."""
+    stack.down()
+    try:
+        stack.start("proxy")
+        status, _, body = fetch(PAGE_URL)
+        assert status == 200 and body == (REPO_ROOT / "frontend" / "index.html").read_bytes()
+        status, headers, body = fetch(API_URL)
+        assert status == 503 and headers["Content-Type"] == "application/json"
+    finally:
+        stack.up()
+    assert fetch(API_URL)[0] == 200
+
+
+def api_connections(stack: StackDriver) -> set[str]:
+    """The kernel's inodes of the connections the API holds open (its side)."""
+    if stack.mode == "docker":
+        exec_cat = ["docker", "compose", "exec", "-T", "api", "cat", "/proc/net/tcp", "/proc/net/tcp6"]
+        table = subprocess.run(exec_cat, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+        # sl local_address rem_address st ... inode: established (01) on port 8000 (1F40).
+        rows = [line.split() for line in table.splitlines()]
+        return {row[9] for row in rows if row[1].endswith(":1F40") and row[3] == "01"}
+    # Num RefCount Protocol Flags Type St Inode Path: connected (03) to the API's socket.
+    rows = [line.split() for line in Path("/proc/net/unix").read_text().splitlines()]
+    api_socket = str(stack.native_config.api_socket)
+    return {row[6] for row in rows if len(row) == 8 and row[7] == api_socket and row[5] == "03"}
+
+
+def test_the_edge_keeps_its_connections_to_the_api_open(stack: StackDriver) -> None:
+    """Requests one after another go through the same edge-to-API connection:
+    without keepalive each one would open (and close) its own."""
+    for _ in range(10):
+        assert fetch(API_URL)[0] == 200
+    open_after_first = api_connections(stack)
+    for _ in range(10):
+        assert fetch(API_URL)[0] == 200
+    assert open_after_first & api_connections(stack)
+
+
+def edge_workers(stack: StackDriver) -> int:
+    if stack.mode == "docker":
+        top = ["docker", "compose", "top", "proxy"]
+        table = subprocess.run(top, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+        return table.count("nginx: worker process")
+    master = NativeStack(stack.native_config).service("proxy").pid()
+    assert master is not None
+    return len(Path(f"/proc/{master}/task/{master}/children").read_text().split())
+
+
+def test_the_edge_runs_the_pinned_worker_count_whatever_the_host_cores(stack: StackDriver) -> None:
+    pinned = re.search(r"^worker_processes (\d+);", (REPO_ROOT / "nginx" / "nginx.conf").read_text(), re.M)
+    assert pinned is not None  # a number, not `auto` (the host's cores, not the container's quota)
+    assert edge_workers(stack) == int(pinned.group(1))
 
 
 @native_only
@@ -145,6 +203,26 @@ def test_hostile_requests_get_a_4xx_or_a_closed_connection(stack: StackDriver, p
     status = status_of(answer)
     assert status is None or 400 <= status < 500, f"{kind} on {port}: {answer[:200]!r}"
     assert not any(leak in answer for leak in LEAKS), f"{kind} on {port}: {answer[:500]!r}"
+
+
+EDGE_ERRORS = {
+    "no host": (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 400),
+    "long request line": (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    "large headers": (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 400),
+    "large body": (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 2048\r\n\r\n" + b"a" * 2048, 413),
+    "unknown transfer coding": (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    "unknown version": (b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505),
+}
+
+
+@pytest.mark.parametrize("kind", list(EDGE_ERRORS))
+def test_every_error_the_edge_makes_on_the_api_port_is_json(stack: StackDriver, kind: str) -> None:
+    request, expected = EDGE_ERRORS[kind]
+    answer = raw_exchange(8000, request)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert status_of(answer) == expected, answer[:300]
+    assert b"\r\ncontent-type: application/json" in head.lower(), answer[:300]
+    assert set(json.loads(body)) == {"detail"}
 
 
 @pytest.mark.parametrize("port", [8080, 8000])

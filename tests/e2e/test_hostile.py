@@ -4,6 +4,8 @@ stored markup, overload, slow clients, forged Host headers, odd paths."""
 import asyncio
 import gzip
 import json
+import re
+import subprocess
 import time
 import urllib.request
 from collections import Counter
@@ -13,9 +15,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from app.settings import Settings
 from bench.driver import API_URL, PAGE_URL, StackDriver
 from bench.load import Answer, burst, hold_slow_connections, run_apart
+from native.process import program
 from native.stack import NativeStack
+from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import native_only
 from tests.e2e.dashboard import OPERATIONAL, POLL_TIMEOUT_MS, open_dashboard
 from tests.e2e.test_edge import fetch, raw_exchange, status_of
@@ -203,3 +208,26 @@ def test_the_api_is_reachable_only_through_the_edge(stack: StackDriver) -> None:
     run_dir = config.api_socket.parent.stat()
     assert run_dir.st_mode & 0o077 == 0
     assert run_dir.st_uid == Path(f"/proc/{server}").stat().st_uid
+
+
+def test_the_api_reads_the_database_as_its_own_unprivileged_role(stack: StackDriver) -> None:
+    """Seen from the database of the running stack (containers or native):
+    every connection but this psql session is the API's role, no superuser."""
+    assert fetch(API_URL)[0] == 200  # the API's pool holds connections
+    answer = stack.psql(
+        "SELECT 'roles=' || string_agg(DISTINCT a.usename || ':' || r.rolsuper, ',')"
+        " FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename"
+        " WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid();"
+    )
+    api_role = Settings.model_fields["postgres_api_user"].default
+    assert re.search(r"roles=(\S+)", answer).group(1) == f"{api_role}:false"  # type: ignore[union-attr]
+
+
+def test_redis_answers_no_one_without_a_user(stack: StackDriver) -> None:
+    """The default user is off: an unauthenticated client gets nothing."""
+    if stack.mode == "docker":
+        ping = ["docker", "compose", "exec", "-T", "redis", "redis-cli", "ping"]
+    else:
+        ping = [program("redis-cli"), "-p", str(stack.native_config.redis_port), "ping"]
+    answer = subprocess.run(ping, cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+    assert "NOAUTH" in answer.stdout + answer.stderr and "PONG" not in answer.stdout
