@@ -1,4 +1,5 @@
-"""CLI of the native stack: python -m native up|down|ps|logs|start|stop|kill|pause|unpause|psql|clean."""
+"""CLI of the native stack, behind the Makefile's targets of the same names
+(`make help` says what each does): python -m native COMMAND [SERVICE]."""
 
 import argparse
 import subprocess
@@ -10,27 +11,17 @@ from native.process import StackError
 from native.stack import NativeStack
 
 # The commands on one service: NativeStack's method of the same name.
-ONE_SERVICE = {
-    "start": "start one service, return once healthy",
-    "stop": "stop one service",
-    "kill": "SIGKILL one service's main process (a crash)",
-    "pause": "freeze one service (SIGSTOP)",
-    "unpause": "resume a frozen service (SIGCONT)",
-}
+ONE_SERVICE = ("start", "stop", "kill", "pause", "unpause")
+COMMANDS = ("up", "down", "ps", "logs", "psql", "clean", *ONE_SERVICE)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m native", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start every service, return once healthy")
-    sub.add_parser("down", help="stop every service, keep the data")
-    sub.add_parser("ps", help="state of each service")
-    sub.add_parser("logs", help="print the logs").add_argument("service", nargs="?")
-    for command, text in ONE_SERVICE.items():
-        sub.add_parser(command, help=text).add_argument("service")
-    sub.add_parser("psql", help="psql on the stack's database (reads SQL from stdin when piped)")
-    sub.add_parser("clean", help="stop everything and delete the data (make clean asks first)")
+    parser.add_argument("command", choices=COMMANDS)
+    parser.add_argument("service", nargs="?", help="for logs (optional) and the one-service commands")
     args = parser.parse_args(argv)
+    if args.command in ONE_SERVICE and args.service is None:
+        parser.error(f"{args.command} needs a service")
 
     stack = NativeStack(NativeConfig.from_env())
     try:

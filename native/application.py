@@ -1,5 +1,5 @@
 """The application's processes in a native run: their environments, and the
-migrate step (compose's one-shot `migrate`) that runs before the API starts."""
+one-shots (compose's `secrets` and `migrate`) that run before the API starts."""
 
 import os
 
@@ -44,12 +44,11 @@ def migrate_environment(config: NativeConfig) -> dict[str, str]:
     return _environment(config, owner)
 
 
-def api_settings(config: NativeConfig) -> Settings:
-    """The API's settings without its secrets, which may not exist yet (the
-    Redis ACL file is written from its user and key, before them)."""
-    values = {key.lower(): value for key, value in api_environment(config).items()}
-    unread = {name: None for name in Settings.model_fields if name.endswith("_file")}
-    return Settings.model_validate({**values, **unread})
+def init_secrets(config: NativeConfig, user: RunAs) -> None:
+    """Compose's one-shot `secrets`: the same program, before any secret exists
+    (so none of the *_FILE variables that name them)."""
+    env = {key: value for key, value in api_environment(config).items() if not key.endswith("_FILE")}
+    run([str(PYTHON), "-m", "app.init_secrets"], user, env=env, cwd=REPO_ROOT)
 
 
 def migrate(config: NativeConfig, user: RunAs) -> None:

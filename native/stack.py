@@ -5,8 +5,8 @@ import shutil
 import signal
 from pathlib import Path
 
-from app.init_secrets import PASSWORD_FILES, ensure_secrets
-from native.application import api_settings, migrate
+from app.init_secrets import PASSWORD_FILES
+from native.application import init_secrets, migrate
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig, port_open
 from native.privileges import RunAs, grant_traverse, service_user
 from native.process import StackError, StartError
@@ -34,9 +34,8 @@ class NativeStack:
         config = self.config
         for directory in (config.state_dir, config.run_dir, config.log_dir, config.secrets_dir):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        settings = api_settings(self.config)
-        ensure_secrets(self.config.secrets_dir, settings.redis_user, settings.counter_key)
         self.user.own(self.config.state_dir)
+        init_secrets(self.config, self.user)
 
     def up(self, timeout: float = 60) -> None:
         self.prepare()

@@ -264,3 +264,10 @@ def test_every_interpolated_variable_is_documented_in_env_example() -> None:
     example = (REPO_ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", example, re.MULTILINE))
     assert used <= documented, used - documented
+
+
+def test_the_makefile_one_service_targets_are_the_native_runner_s() -> None:
+    from native.__main__ import ONE_SERVICE
+
+    makefile = re.search(r"^ONE_SERVICE := (.*)$", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert makefile and set(makefile.group(1).split()) == set(ONE_SERVICE)
