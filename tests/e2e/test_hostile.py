@@ -165,7 +165,7 @@ def test_slow_clients_do_not_starve_the_others(stack: StackDriver) -> None:
             started = time.monotonic()
             assert fetch(url)[0] == 200, url
             latencies.append(time.monotonic() - started)
-        assert holding.result() == 2000
+        assert holding.result() >= 2000
     assert max(latencies) < 1.0, latencies
 
 
