@@ -52,7 +52,7 @@ up: ## start the stack, return once healthy, print the URLs
 	@command -v curl >/dev/null || exit 0; for i in $$(seq 1 60); do \
 	  curl -fsS -o /dev/null "http://$${BIND_ADDRESS:-127.0.0.1}:8000/healthz" 2>/dev/null && exit 0; \
 	  sleep 0.5; \
-	done; echo "the edge does not reach the api yet: make logs SERVICE=proxy" >&2
+	done; echo "the edge does not reach the api: make logs SERVICE=proxy" >&2; exit 1
 	@echo "Dashboard: http://localhost:8080"; echo "API:       http://localhost:8000/"
 down: ## stop the stack, keep the data
 	$(COMPOSE) down

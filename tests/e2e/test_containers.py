@@ -17,9 +17,11 @@ def docker(*args: str) -> str:
     return subprocess.run(["docker", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
 
 
-def running_containers() -> dict[str, str]:
-    """service -> container id, for the long-running services."""
-    rows = [json.loads(line) for line in docker("compose", "ps", "--format", "json").splitlines() if line]
+def running_containers(*, one_shots_too: bool = False) -> dict[str, str]:
+    """service -> container id, for the long-running services (and the
+    one-shots, exited, when asked)."""
+    listing = docker("compose", "ps", *(["--all"] if one_shots_too else []), "--format", "json")
+    rows = [json.loads(line) for line in listing.splitlines() if line]
     return {row["Service"]: row["ID"] for row in rows}
 
 
@@ -46,7 +48,9 @@ def test_only_8080_and_8000_are_published_on_loopback(stack: StackDriver) -> Non
 
 def test_the_secrets_are_files_no_environment_holds(stack: StackDriver) -> None:
     secrets = stack.secrets()
-    for container in running_containers().values():
+    containers = running_containers(one_shots_too=True)
+    assert {"secrets", "migrate"} <= set(containers)
+    for container in containers.values():
         environment = json.loads(docker("inspect", "-f", "{{json .Config.Env}}", container))
         assert not any(secret.decode() in variable for variable in environment for secret in secrets)
 

@@ -1,6 +1,6 @@
 """The dashboard in headless Chromium while services go down and come back.
 
-The stack runs natively on 8080/8000 (make up), in its own state directory.
+The stack runs on 8080/8000 (make up), natively or in containers (E2E_MODE).
 """
 
 import json

@@ -1,4 +1,4 @@
-"""The edge and the processes of the running native stack, seen from outside."""
+"""The edge and the processes of the running stack (either mode), seen from outside."""
 
 import json
 import os
@@ -110,20 +110,35 @@ def test_the_edge_keeps_its_connections_to_the_api_open(stack: StackDriver) -> N
     assert open_after_first & api_connections(stack)
 
 
-def edge_workers(stack: StackDriver) -> int:
+def edge_workers(stack: StackDriver) -> list[int]:
+    """The pids (this machine's) of the edge's nginx worker processes."""
     if stack.mode == "docker":
         top = ["docker", "compose", "top", "proxy"]
         table = subprocess.run(top, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
-        return table.count("nginx: worker process")
+        return [int(row.split()[1]) for row in table.splitlines() if "nginx: worker process" in row]
     master = NativeStack(stack.native_config).service("proxy").pid()
     assert master is not None
-    return len(Path(f"/proc/{master}/task/{master}/children").read_text().split())
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def nginx_directive(name: str) -> int:
+    found = re.search(rf"^{name} (\d+);", (REPO_ROOT / "nginx" / "nginx.conf").read_text(), re.MULTILINE)
+    assert found is not None, name  # a number (worker_processes: not `auto`, the host's cores)
+    return int(found.group(1))
 
 
 def test_the_edge_runs_the_pinned_worker_count_whatever_the_host_cores(stack: StackDriver) -> None:
-    pinned = re.search(r"^worker_processes (\d+);", (REPO_ROOT / "nginx" / "nginx.conf").read_text(), re.M)
-    assert pinned is not None  # a number, not `auto` (the host's cores, not the container's quota)
-    assert edge_workers(stack) == int(pinned.group(1))
+    assert len(edge_workers(stack)) == nginx_directive("worker_processes")
+
+
+def test_each_edge_worker_may_open_the_files_its_connections_need(stack: StackDriver) -> None:
+    """worker_rlimit_nofile only raises the soft limit up to the hard one,
+    which the container (compose's ulimits) or the machine sets."""
+    wanted = nginx_directive("worker_rlimit_nofile")
+    for pid in edge_workers(stack):
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        soft = re.search(r"^Max open files\s+(\d+)", limits, re.MULTILINE)
+        assert soft is not None and int(soft.group(1)) == wanted, limits
 
 
 @native_only

@@ -1,4 +1,4 @@
-"""Fault injection under load, through the edge of the running native stack.
+"""Fault injection under load, through the edge of the running stack (either mode).
 
 Each test is bounded (a few seconds of load); targets on throughput live in
 `make bench`. Latency bounds here are the resilience contract of the issue.

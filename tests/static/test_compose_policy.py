@@ -271,3 +271,12 @@ def test_the_makefile_one_service_targets_are_the_native_runner_s() -> None:
 
     makefile = re.search(r"^ONE_SERVICE := (.*)$", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
     assert makefile and set(makefile.group(1).split()) == set(ONE_SERVICE)
+
+
+def test_the_edge_container_lets_nginx_open_the_files_it_asks_for() -> None:
+    """A worker raises its soft limit to worker_rlimit_nofile only up to the
+    hard limit: the container's must not depend on how dockerd was started."""
+    nginx_conf = (REPO_ROOT / "nginx" / "nginx.conf").read_text()
+    wanted = re.search(r"^worker_rlimit_nofile (\d+);", nginx_conf, re.MULTILINE)
+    nofile = services()["proxy"].get("ulimits", {}).get("nofile", {})
+    assert wanted and int(nofile.get("hard", 0)) >= int(wanted.group(1))

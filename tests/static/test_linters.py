@@ -90,4 +90,9 @@ def test_workflow_runs_make_targets_that_exist_with_a_read_only_token() -> None:
     native = {name for name, run in runs.items() if "make test-native" in run}
     for name, run in runs.items():
         if "docker compose up" in run:
-            assert "--wait" in run and native & {workflow["jobs"][name].get("needs")}, name
+            # A bounded wait: a service that never turns healthy fails the job
+            # instead of running out its timeout.
+            assert "--wait-timeout" in run and native & {workflow["jobs"][name].get("needs")}, name
+    # Every pinned image is checked on the registry, the Dockerfile's base too.
+    image_checks = [run for run in runs.values() if "imagetools inspect" in run]
+    assert image_checks and all("python.Dockerfile" in run for run in image_checks)
