@@ -1,6 +1,8 @@
 """The PostgreSQL pool's lifecycle and the students query."""
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -15,6 +17,7 @@ from app.settings import Settings
 # idle connection will do, a new one would take a connect.
 IDLE_ONLY_S = 0.01
 STUDENTS_QUERY = "SELECT id, nom, promo FROM students ORDER BY id"
+Rows = list[dict[str, Any]]
 # A failed connection attempt is retried with a doubling delay (1 s, 2 s, 4 s…)
 # until this timeout, then dropped; the next request starts a fresh attempt at
 # once. Without the cap, a long outage would leave a 30 s+ wait between
@@ -79,6 +82,10 @@ class StudentStore:
         # pool from a database that no longer answers.
         self._last_answer = 0.0
         self._breaker = Breaker("PostgreSQL", settings.db_backoff, "answering 503")
+        # The students read in flight, shared by the requests that arrive
+        # meanwhile, and when it started.
+        self._reading: asyncio.Future[Rows] | None = None
+        self._reading_since = 0.0
         self._pool = AsyncConnectionPool(
             conninfo(settings),
             min_size=settings.db_pool_min_size,
@@ -96,31 +103,57 @@ class StudentStore:
         await self._pool.close()
 
     async def fetch_students(self) -> list[dict[str, Any]]:
-        return await self._fetch_all(STUDENTS_QUERY)
+        """Every student, as rows the caller may change."""
+        rows = await self._through_breaker(self._shared_students_read)
+        return [dict(row) for row in rows]
 
     async def ping(self) -> bool:
         try:
-            await self._fetch_all("SELECT 1 AS ok")
+            await self._through_breaker(lambda: self._query("SELECT 1 AS ok"))
         except DatabaseUnavailable:
             return False
         return True
 
-    async def _fetch_all(self, query: str) -> list[dict[str, Any]]:
+    async def _through_breaker(self, read: Callable[[], Awaitable[Rows]]) -> Rows:
         try:
-            return await self._breaker.call(lambda: self._query(query), (DatabaseUnavailable,))
+            return await self._breaker.call(read, (DatabaseUnavailable,))
         except BreakerOpen as exc:
             raise DatabaseUnavailable("database down, waiting for it to come back") from exc
         except _PoolSaturated as exc:
             raise DatabaseBusy("every database connection is busy") from exc
+
+    async def _shared_students_read(self) -> Rows:
+        """The students read in flight, or a new one: a request that arrives
+        while a read runs shares its answer (one query per burst of requests
+        instead of one each). Each request waits at most the acquire timeout,
+        as for a connection; a read older than that is stuck (a frozen
+        database) and is not joined. A wait that runs out is overload (503,
+        breaker closed) while queries keep completing, an outage otherwise."""
+        reading, now = self._reading, time.monotonic()
+        if reading is None or reading.done() or now - self._reading_since > self._acquire_timeout:
+            reading = self._reading = asyncio.ensure_future(self._query(STUDENTS_QUERY))
+            # Its failure is each waiter's; a read nobody waits for any more is not an error.
+            reading.add_done_callback(lambda read: read.cancelled() or read.exception())
+            self._reading_since = now
+        try:
+            # Shielded: a request that goes away does not cancel the others' read.
+            return await asyncio.wait_for(asyncio.shield(reading), self._acquire_timeout)
+        except TimeoutError:
+            # The read is in flight, slow: overload while queries complete.
+            if self._answering():
+                raise _PoolSaturated from None
+            raise DatabaseUnavailable("the database does not answer") from None
 
     def _saturated(self) -> bool:
         """Connections are out and queries keep completing: overload, not an
         outage (a dead database leaves no connection, a frozen one completes
         no query)."""
         stats = self._pool.get_stats()
-        connections_out = stats["pool_size"] - stats["pool_available"]
-        stalled_for = time.monotonic() - self._last_answer
-        return connections_out > 0 and stalled_for < max(self._acquire_timeout, STALL_S)
+        return stats["pool_size"] > stats["pool_available"] and self._answering()
+
+    def _answering(self) -> bool:
+        """A query completed lately (a frozen database completes none)."""
+        return time.monotonic() - self._last_answer < max(self._acquire_timeout, STALL_S)
 
     async def _query(self, query: str) -> list[dict[str, Any]]:
         try:
