@@ -27,7 +27,9 @@ def _ms(value: str) -> float:
 
 
 def parse(report: str) -> WrkResult:
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", report, re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", report, re.MULTILINE))
+    if set(percentiles) != {"50", "99"}:
+        raise ValueError(f"wrk reported no latency percentiles:\n{report}")
     requests = int(re.search(r"(\d+) requests in", report).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", report).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
