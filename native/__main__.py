@@ -25,32 +25,37 @@ def main(argv: list[str] | None = None) -> int:
 
     stack = NativeStack(NativeConfig.from_env())
     try:
-        return _run(stack, args)
+        return run(stack, args.command, args.service)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
-def _run(stack: NativeStack, args: argparse.Namespace) -> int:
-    if args.command in ONE_SERVICE:
-        getattr(stack, args.command)(args.service)
-    elif args.command == "up":
+def run(stack: NativeStack, command: str, service: str | None) -> int:
+    if command in ONE_SERVICE:
+        getattr(stack, command)(service)
+    elif command == "up":
         stack.up()
-        print(f"Dashboard: http://localhost:{EDGE_PAGE_PORT}\nAPI:       http://localhost:{EDGE_API_PORT}/")
-    elif args.command == "down":
+        print(f"Dashboard: http://localhost:{EDGE_PAGE_PORT}")
+        print(f"API:       http://localhost:{EDGE_API_PORT}/")
+    elif command == "down":
         stack.down()
-    elif args.command == "ps":
+    elif command == "ps":
         print(f"{'SERVICE':8} {'STATE':9} PID")
-        for name, state, pid in stack.status():
-            print(f"{name:8} {state:9} {pid}")
-    elif args.command == "logs":
-        for path in stack.logs(args.service):
-            print(f"==> {path} <==")
-            sys.stdout.write(path.read_text(errors="replace")[-20000:])
-    elif args.command == "psql":
+        for name, each in stack.services.items():
+            pid = each.pid()
+            state = "stopped" if pid is None else ("healthy" if each.ready() else "starting")
+            print(f"{name:8} {state:9} {pid or '-'}")
+    elif command == "logs":
+        for name in [service] if service else stack.services:
+            log = stack.service(name).log_file
+            if log.exists():
+                print(f"==> {log} <==")
+                sys.stdout.write(log.read_text(errors="replace")[-20000:])
+    elif command == "psql":
         piped = [] if sys.stdin.isatty() else ["-v", "ON_ERROR_STOP=1"]
         return subprocess.call([*psql_command(stack.config), *piped], **stack.user.popen_kwargs())
-    elif args.command == "clean":
+    elif command == "clean":
         stack.clean()
     return 0
 

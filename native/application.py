@@ -1,13 +1,11 @@
-"""The application's processes in a native run: their environments, and the
-one-shots (compose's `secrets` and `migrate`) that run before the API starts."""
+"""The environments of the application's processes in a native run: the API,
+and the one-shots (compose's `secrets` and `migrate`) that run before it."""
 
 import os
 
 from app.init_secrets import DB_API_SECRET, DB_SECRET, REDIS_SECRET
 from app.settings import Settings
 from native.config import REPO_ROOT, NativeConfig
-from native.privileges import RunAs
-from native.process import run
 
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 # The owner's credentials: the migrate step's only, never the API's.
@@ -44,13 +42,7 @@ def migrate_environment(config: NativeConfig) -> dict[str, str]:
     return _environment(config, owner)
 
 
-def init_secrets(config: NativeConfig, user: RunAs) -> None:
-    """Compose's one-shot `secrets`: the same program, before any secret exists
-    (so none of the *_FILE variables that name them)."""
-    env = {key: value for key, value in api_environment(config).items() if not key.endswith("_FILE")}
-    run([str(PYTHON), "-m", "app.init_secrets"], user, env=env, cwd=REPO_ROOT)
-
-
-def migrate(config: NativeConfig, user: RunAs) -> None:
-    """The one-shot migration step, at every start."""
-    run([str(PYTHON), "-m", "app.migrate"], user, env=migrate_environment(config), cwd=REPO_ROOT)
+def secrets_environment(config: NativeConfig) -> dict[str, str]:
+    """The `secrets` one-shot's: runs before any secret exists, so none of
+    the *_FILE variables that name them."""
+    return {key: value for key, value in api_environment(config).items() if not key.endswith("_FILE")}

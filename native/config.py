@@ -23,8 +23,7 @@ def free_port() -> int:
     """A TCP port nothing listens on now (the kernel's pick)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        return int(sock.getsockname()[1])
 
 
 class _Under:

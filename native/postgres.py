@@ -22,10 +22,6 @@ def pg_ctl(config: NativeConfig, user: RunAs, *args: str, listen: str = "127.0.0
     run([postgres_program("pg_ctl"), "-D", str(config.pgdata), "-l", log, "-o", options, *args], user)
 
 
-def initialised(config: NativeConfig) -> bool:
-    return config.pgdata.is_dir() and any(config.pgdata.iterdir())
-
-
 def first_start(config: NativeConfig, user: RunAs) -> None:
     """The image's entrypoint on an empty data directory."""
     config.pgdata.mkdir(mode=0o700, exist_ok=True)

@@ -44,16 +44,14 @@ class RunAs:
 
 
 def service_user() -> RunAs:
-    if os.geteuid() != 0:
-        entry = pwd.getpwuid(os.geteuid())
-        return RunAs(entry.pw_uid, entry.pw_gid, entry.pw_name)
+    name = SERVICE_USER if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
     try:
-        entry = pwd.getpwnam(SERVICE_USER)
-    except KeyError:
+        entry = pwd.getpwnam(name)
+    except KeyError:  # as root, the first time
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
         system = ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent"]
-        subprocess.run([useradd, *system, "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True)
-        entry = pwd.getpwnam(SERVICE_USER)
+        subprocess.run([useradd, *system, "--shell", "/usr/sbin/nologin", name], check=True)
+        entry = pwd.getpwnam(name)
     return RunAs(entry.pw_uid, entry.pw_gid, entry.pw_name)
 
 

@@ -1,5 +1,6 @@
 """Find programs; start, find, signal and stop processes by pid file; the stack's errors."""
 
+import contextlib
 import glob
 import os
 import shutil
@@ -14,10 +15,6 @@ from native.privileges import RunAs
 
 class StackError(RuntimeError):
     """An operation of the native stack failed; the message says why (the CLI prints it)."""
-
-
-class StartError(StackError):
-    """A service did not start; the message says where to look."""
 
 
 class CommandError(StackError):
@@ -53,10 +50,8 @@ def read_pid(pid_file: Path) -> int | None:
         return None
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except OSError:  # gone, or the pid now another user's process
         return None
-    except PermissionError:
-        return pid  # alive, another user's
     return pid if not _is_zombie(pid) else None
 
 
@@ -65,15 +60,6 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
     except OSError:
         return False
-
-
-def child_pid(parent: int) -> int | None:
-    """The first child of a process (a supervisor's command)."""
-    try:
-        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-    except OSError:
-        return None
-    return int(children[0]) if children else None
 
 
 def terminate(pid_file: Path, timeout: float = 15.0) -> None:
@@ -88,14 +74,10 @@ def terminate(pid_file: Path, timeout: float = 15.0) -> None:
 
 
 def signal_group(pid: int, sig: int) -> None:
-    """Signal pid's process group, or pid alone when it leads none."""
-    try:
+    """Signal pid's process group: every process the runner starts leads one
+    (a new session), with its workers or backends in it."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:

@@ -13,17 +13,7 @@ from native import edge, postgres
 from native.application import PYTHON, api_environment
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig, port_open
 from native.privileges import RunAs
-from native.process import (
-    StartError,
-    child_pid,
-    environment,
-    probe,
-    program,
-    read_pid,
-    run,
-    terminate,
-    wait_until,
-)
+from native.process import StackError, environment, probe, program, read_pid, run, terminate, wait_until
 
 
 class Service:
@@ -62,7 +52,7 @@ class Service:
 
     def wait_ready(self, timeout: float = 30) -> None:
         if not wait_until(lambda: self.running() and self.ready(), timeout, interval=0.2):
-            raise StartError(f"{self.name} not ready after {timeout:.0f}s: see {self.log_file}")
+            raise StackError(f"{self.name} not ready after {timeout:.0f}s: see {self.log_file}")
 
     @property
     def log_file(self) -> Path:
@@ -98,7 +88,7 @@ class Postgres(Service):
         return self.config.pgdata / "postmaster.pid"
 
     def launch(self) -> None:
-        if not postgres.initialised(self.config):
+        if not (self.config.pgdata / "PG_VERSION").exists():  # the image's test
             postgres.first_start(self.config, self.user)
         # After a crash (SIGKILL) the lock files name a dead postmaster, or a
         # zombie not yet reaped, which PostgreSQL would take for a live one.
@@ -145,7 +135,11 @@ class Api(Service):
     def main_pid(self) -> int | None:
         """The server, the supervisor's child (the container's PID 1 is docker-init)."""
         supervisor = self.pid()
-        return None if supervisor is None else child_pid(supervisor)
+        try:
+            children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+        except OSError:  # no supervisor (/proc/None), or it just exited
+            return None
+        return int(children[0]) if children else None
 
     def ready(self) -> bool:
         return self.answers_http("--unix-socket", str(self.config.api_socket), "http://localhost/healthz")

@@ -3,13 +3,12 @@
 import os
 import shutil
 import signal
-from pathlib import Path
 
 from app.init_secrets import PASSWORD_FILES
-from native.application import init_secrets, migrate
+from native.application import PYTHON, migrate_environment, secrets_environment
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig, port_open
 from native.privileges import RunAs, grant_traverse, service_user
-from native.process import StackError, StartError
+from native.process import StackError, run, signal_group
 from native.services import SERVICES, Service
 
 
@@ -35,13 +34,13 @@ class NativeStack:
         for directory in (config.state_dir, config.run_dir, config.log_dir, config.secrets_dir):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.user.own(self.config.state_dir)
-        init_secrets(self.config, self.user)
+        self._one_shot("app.init_secrets", secrets_environment(self.config))
 
     def up(self, timeout: float = 60) -> None:
         self.prepare()
         busy = [port for port in (EDGE_PAGE_PORT, EDGE_API_PORT) if port_open(port)]
         if busy and not self.service("proxy").running():
-            raise StartError(f"port(s) {busy} already in use: stop what listens there (docker compose down?)")
+            raise StackError(f"port(s) {busy} already in use: stop what listens there (docker compose down?)")
         self.start_data_layer(timeout)
         self.start("api", timeout)
         self.start("proxy", timeout)
@@ -54,7 +53,11 @@ class NativeStack:
         self.migrate()
 
     def migrate(self) -> None:
-        migrate(self.config, self.user)
+        self._one_shot("app.migrate", migrate_environment(self.config))
+
+    def _one_shot(self, module: str, env: dict[str, str]) -> None:
+        """A compose one-shot: the same program, run to completion."""
+        run([str(PYTHON), "-m", module], self.user, env=env, cwd=REPO_ROOT)
 
     def start(self, name: str, timeout: float = 60) -> None:
         service = self.service(name)
@@ -74,11 +77,12 @@ class NativeStack:
         os.kill(self._running(name, self.service(name).main_pid()), signal.SIGKILL)
 
     def pause(self, name: str) -> None:
-        """SIGSTOP (compose pause): connections hang, not fail."""
-        os.kill(self._running(name, self.service(name).pid()), signal.SIGSTOP)
+        """SIGSTOP to the whole service, as compose pause freezes the whole
+        container: connections hang, not fail."""
+        signal_group(self._running(name, self.service(name).pid()), signal.SIGSTOP)
 
     def unpause(self, name: str) -> None:
-        os.kill(self._running(name, self.service(name).pid()), signal.SIGCONT)
+        signal_group(self._running(name, self.service(name).pid()), signal.SIGCONT)
 
     @staticmethod
     def _running(name: str, pid: int | None) -> int:
@@ -93,15 +97,3 @@ class NativeStack:
     def clean(self) -> None:
         self.down()
         shutil.rmtree(self.config.state_dir, ignore_errors=True)
-
-    def status(self) -> list[tuple[str, str, str]]:
-        rows = []
-        for name, service in self.services.items():
-            pid = service.pid()
-            state = "stopped" if pid is None else ("healthy" if service.ready() else "starting")
-            rows.append((name, state, str(pid or "-")))
-        return rows
-
-    def logs(self, name: str | None) -> list[Path]:
-        paths = [self.config.log_file(n) for n in ([name] if name else self.services)]
-        return [path for path in paths if path.exists()]
