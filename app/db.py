@@ -26,6 +26,11 @@ RECONNECT_TIMEOUT_S = 3.0
 # With connections out and no query completed for this long (or the acquire
 # timeout, if longer), a PoolTimeout means a stuck database, not a busy pool.
 STALL_S = 1.0
+# A students read is joined while it is this young: one takes about a
+# millisecond. An older one is stuck (a frozen database, or a pool waiting to
+# reconnect after an outage): later requests read on their own, and may find
+# a connection it could not.
+JOIN_WINDOW_S = 0.05
 
 
 class DatabaseUnavailable(Exception):
@@ -125,12 +130,12 @@ class StudentStore:
     async def _shared_students_read(self) -> Rows:
         """The students read in flight, or a new one: a request that arrives
         while a read runs shares its answer (one query per burst of requests
-        instead of one each). Each request waits at most the acquire timeout,
-        as for a connection; a read older than that is stuck (a frozen
-        database) and is not joined. A wait that runs out is overload (503,
-        breaker closed) while queries keep completing, an outage otherwise."""
+        instead of one each), if it is young (JOIN_WINDOW_S). Each request
+        waits at most the acquire timeout, as for a connection; a wait that
+        runs out is overload (503, breaker closed) while queries keep
+        completing, an outage otherwise."""
         reading, now = self._reading, time.monotonic()
-        if reading is None or reading.done() or now - self._reading_since > self._acquire_timeout:
+        if reading is None or reading.done() or now - self._reading_since > JOIN_WINDOW_S:
             reading = self._reading = asyncio.ensure_future(self._query(STUDENTS_QUERY))
             # Its failure is each waiter's; a read nobody waits for any more is not an error.
             reading.add_done_callback(lambda read: read.cancelled() or read.exception())

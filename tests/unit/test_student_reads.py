@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.db import DatabaseUnavailable, StudentStore
+from app.db import JOIN_WINDOW_S, DatabaseUnavailable, StudentStore
 from app.settings import Settings
 
 
@@ -21,8 +21,8 @@ class CountedReads:
 
     async def __call__(self, query: str) -> list[dict[str, Any]]:
         self.calls += 1
-        await asyncio.sleep(0.01)
         answer = self.answers.pop(0)
+        await asyncio.sleep(3600 if answer == "hang" else 0.01)
         if isinstance(answer, BaseException):
             raise answer
         return [{"id": answer, "nom": "Zoé"}]
@@ -82,3 +82,20 @@ def test_a_client_gone_does_not_cancel_the_read_the_others_wait_for() -> None:
         return await staying
 
     assert asyncio.run(one_leaves()) == [{"id": 4, "nom": "Zoé"}] and reads.calls == 1
+
+
+def test_a_read_stuck_past_the_join_window_is_not_joined() -> None:
+    """After an outage the pool may wait a second to reconnect: the requests
+    that come later read on their own instead of all waiting behind it."""
+    reads = CountedReads("hang", 5)
+    store = store_reading(reads)
+
+    async def later_one_reads_alone() -> object:
+        stuck = asyncio.create_task(store.fetch_students())
+        await asyncio.sleep(JOIN_WINDOW_S * 2)
+        try:
+            return await asyncio.wait_for(store.fetch_students(), JOIN_WINDOW_S * 10)
+        finally:
+            stuck.cancel()
+
+    assert asyncio.run(later_one_reads_alone()) == [{"id": 5, "nom": "Zoé"}] and reads.calls == 2
