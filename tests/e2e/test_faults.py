@@ -143,10 +143,12 @@ def test_database_killed_under_load_only_503_then_back_within_5s(stack: StackDri
     assert statuses <= {200, 503}, statuses
     assert 503 in statuses
     assert max(s.latency_ms for s in samples) < 2000, "a request hung"
-    back = min(s.at_s for s in samples if s.status == 200 and s.at_s > marks["accepting"])
+    # Back when the first 200 is answered (not sent: the pool may take a
+    # second to reconnect after the database returns, and that request waits).
+    back = min(ended_at(s) for s in samples if s.status == 200 and s.at_s > marks["accepting"])
     assert back - marks["accepting"] < DB_RECOVERY_S
     late = Counter(s.status for s in samples if s.at_s > back + 1.0)
-    assert set(late) == {200}, f"back at {back:.2f} s, then {late}"
+    assert set(late) == {200}, f"accepting at {marks['accepting']:.2f} s, back at {back:.2f} s, then {late}"
     assert_served_values_only_grow(samples)
 
 
