@@ -62,6 +62,15 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
+def process_tree(pid: int) -> list[int]:
+    """pid, then its descendants, depth first (a gone process has none)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *(descendant for child in children for descendant in process_tree(int(child)))]
+
+
 def terminate(pid_file: Path, timeout: float = 15.0) -> None:
     """Stop the process of pid_file and its group (SIGTERM, SIGKILL after timeout)."""
     pid = read_pid(pid_file)

@@ -9,11 +9,10 @@ from pathlib import Path
 
 from app.init_secrets import REDIS_ACL, REDIS_HEALTHCHECK_SECRET
 from app.settings import REDIS_HEALTHCHECK_USER
-from native import edge, postgres
+from native import edge, postgres, process
 from native.application import PYTHON, api_environment
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig, port_open
 from native.privileges import RunAs
-from native.process import StackError, environment, probe, program, read_pid, run, terminate, wait_until
 
 
 class Service:
@@ -22,13 +21,11 @@ class Service:
     def __init__(self, config: NativeConfig, user: RunAs) -> None:
         self.config = config
         self.user = user
-
-    @property
-    def pid_file(self) -> Path:
-        return self.config.run_dir / f"{self.name}.pid"
+        self.log_file = config.log_file(self.name)
+        self.pid_file = config.run_dir / f"{self.name}.pid"
 
     def pid(self) -> int | None:
-        return read_pid(self.pid_file)
+        return process.read_pid(self.pid_file)
 
     def main_pid(self) -> int | None:
         """The process a crash kills (`make kill`): the container's PID 1's child."""
@@ -48,23 +45,19 @@ class Service:
         raise NotImplementedError
 
     def stop(self) -> None:
-        terminate(self.pid_file)
+        process.terminate(self.pid_file)
 
     def wait_ready(self, timeout: float = 30) -> None:
-        if not wait_until(lambda: self.running() and self.ready(), timeout, interval=0.2):
-            raise StackError(f"{self.name} not ready after {timeout:.0f}s: see {self.log_file}")
-
-    @property
-    def log_file(self) -> Path:
-        return self.config.log_file(self.name)
+        if not process.wait_until(lambda: self.running() and self.ready(), timeout, interval=0.2):
+            raise process.StackError(f"{self.name} not ready after {timeout:.0f}s: see {self.log_file}")
 
     def spawn(self, cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
         """Start the service's process in its own session, logging to its log file."""
         with open(self.log_file, "ab") as log:
             self.user.own(self.log_file)
-            process = subprocess.Popen(
+            child = subprocess.Popen(
                 cmd,
-                env=environment(env),
+                env=process.environment(env),
                 cwd=cwd or self.config.state_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -72,20 +65,20 @@ class Service:
                 start_new_session=True,
                 **self.user.popen_kwargs(),
             )
-        self.pid_file.write_text(f"{process.pid}\n")
+        self.pid_file.write_text(f"{child.pid}\n")
 
     def answers_http(self, *where: str) -> bool:
         """GET /healthz answers 200 (curl, as the compose healthchecks)."""
-        curl = [program("curl"), "-fsS", "-o", "/dev/null", "--max-time", "2", *where]
-        return probe(curl, self.user) is not None
+        curl = [process.program("curl"), "-fsS", "-o", "/dev/null", "--max-time", "2", *where]
+        return process.probe(curl, self.user) is not None
 
 
 class Postgres(Service):
     name = "db"
 
-    @property
-    def pid_file(self) -> Path:
-        return self.config.pgdata / "postmaster.pid"
+    def __init__(self, config: NativeConfig, user: RunAs) -> None:
+        super().__init__(config, user)
+        self.pid_file = config.pgdata / "postmaster.pid"
 
     def launch(self) -> None:
         if not (self.config.pgdata / "PG_VERSION").exists():  # the image's test
@@ -112,15 +105,15 @@ class Redis(Service):
         self.config.redis_dir.mkdir(mode=0o700, exist_ok=True)
         self.user.own(self.config.redis_dir)
         conf, acl = REPO_ROOT / "redis" / "redis.conf", self.config.secrets_dir / REDIS_ACL
-        server = [program("redis-server"), str(conf), "--port", str(self.config.redis_port)]
+        server = [process.program("redis-server"), str(conf), "--port", str(self.config.redis_port)]
         server += ["--bind", "127.0.0.1", "--aclfile", str(acl), "--daemonize", "no", "--logfile", ""]
         self.spawn(server, cwd=self.config.redis_dir)
 
     def ready(self) -> bool:
         # As the compose healthcheck: the PING-only user, password from the environment.
-        password = (self.config.secrets_dir / REDIS_HEALTHCHECK_SECRET).read_text().strip()
-        ping = [program("redis-cli"), "-p", str(self.config.redis_port), "--user", REDIS_HEALTHCHECK_USER]
-        answer = probe([*ping, "ping"], self.user, env={"REDISCLI_AUTH": password})
+        auth = {"REDISCLI_AUTH": (self.config.secrets_dir / REDIS_HEALTHCHECK_SECRET).read_text().strip()}
+        options = ["-p", str(self.config.redis_port), "--user", REDIS_HEALTHCHECK_USER]
+        answer = process.probe([process.program("redis-cli"), *options, "ping"], self.user, env=auth)
         return answer is not None and answer.strip() == "PONG"
 
 
@@ -135,11 +128,8 @@ class Api(Service):
     def main_pid(self) -> int | None:
         """The server, the supervisor's child (the container's PID 1 is docker-init)."""
         supervisor = self.pid()
-        try:
-            children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-        except OSError:  # no supervisor (/proc/None), or it just exited
-            return None
-        return int(children[0]) if children else None
+        tree = [] if supervisor is None else process.process_tree(supervisor)
+        return tree[1] if len(tree) > 1 else None
 
     def ready(self) -> bool:
         return self.answers_http("--unix-socket", str(self.config.api_socket), "http://localhost/healthz")
@@ -151,9 +141,9 @@ class Proxy(Service):
     def launch(self) -> None:
         conf = edge.write_native_config(self.config)
         self.user.own(self.config.nginx_dir)
-        nginx = [program("nginx"), "-p", str(self.config.nginx_dir), "-c", str(conf)]
+        nginx = [process.program("nginx"), "-p", str(self.config.nginx_dir), "-c", str(conf)]
         nginx += ["-e", str(self.log_file)]
-        run([*nginx, "-t", "-q"], self.user)
+        process.run([*nginx, "-t", "-q"], self.user)
         self.spawn([*nginx, "-g", "daemon off;"])
 
     def ready(self) -> bool:

@@ -1,5 +1,6 @@
 """The native stack as a whole: start order, health, signals, teardown."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -8,7 +9,7 @@ from app.init_secrets import PASSWORD_FILES
 from native.application import PYTHON, migrate_environment, secrets_environment
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig, port_open
 from native.privileges import RunAs, grant_traverse, service_user
-from native.process import StackError, run, signal_group
+from native.process import StackError, process_tree, run
 from native.services import SERVICES, Service
 
 
@@ -77,12 +78,18 @@ class NativeStack:
         os.kill(self._running(name, self.service(name).main_pid()), signal.SIGKILL)
 
     def pause(self, name: str) -> None:
-        """SIGSTOP to the whole service, as compose pause freezes the whole
-        container: connections hang, not fail."""
-        signal_group(self._running(name, self.service(name).pid()), signal.SIGSTOP)
+        """SIGSTOP to every process of the service, as compose pause freezes
+        the whole container: connections hang, not fail. The process tree,
+        not the group: PostgreSQL's backends each lead a session of their own."""
+        self._signal_tree(name, signal.SIGSTOP)
 
     def unpause(self, name: str) -> None:
-        signal_group(self._running(name, self.service(name).pid()), signal.SIGCONT)
+        self._signal_tree(name, signal.SIGCONT)
+
+    def _signal_tree(self, name: str, sig: int) -> None:
+        for pid in process_tree(self._running(name, self.service(name).pid())):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
 
     @staticmethod
     def _running(name: str, pid: int | None) -> int:

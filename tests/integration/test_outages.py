@@ -2,9 +2,6 @@
 
 import asyncio
 import bisect
-import contextlib
-import os
-import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -204,39 +201,23 @@ async def timed_answers(url: str, clients: int, seconds: float) -> list[tuple[fl
     return answers
 
 
-def process_tree(pid: int) -> list[int]:
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return [pid]
-    return [pid, *(descendant for child in children for descendant in process_tree(int(child)))]
-
-
-def freeze_database(stack: NativeStack, frozen: bool) -> None:
-    """SIGSTOP/SIGCONT every PostgreSQL process, as `docker pause` does: with
-    the postmaster alone stopped, the backends of open connections answer."""
-    root = stack.service("db").pid()
-    assert root is not None
-    for pid in process_tree(root):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
-
-
 def test_a_frozen_database_is_an_outage_not_a_busy_pool(stack: NativeStack, tmp_path: Path) -> None:
     """Connections out but no query completing: once that has lasted a
     second, the breaker opens and requests get their 503 at once."""
     pool = {"db_pool_min_size": 1, "db_pool_max_size": 2, "db_acquire_timeout": 0.3}
     with live_server(stack.config, tmp_path / "api.log", **pool) as server:
         assert httpx.get(f"{server.url}/", timeout=5).status_code == 200
-        freeze_database(stack, frozen=True)
+        # Every PostgreSQL process, as `docker pause` does: with the postmaster
+        # alone stopped, the backends of open connections would answer.
+        stack.pause("db")
         try:
             # The requests holding the pool's connections hang until the thaw.
-            thaw = threading.Timer(3.0, freeze_database, args=(stack,), kwargs={"frozen": False})
+            thaw = threading.Timer(3.0, stack.unpause, args=("db",))
             thaw.start()
             answers = asyncio.run(timed_answers(server.url, clients=8, seconds=2.8))
             thaw.join()
         finally:
-            freeze_database(stack, frozen=False)
+            stack.unpause("db")
         late = [(latency, status) for sent, latency, status in answers if 1.5 < sent < 2.8]
         assert late and {status for _, status in late} == {503}
         fast = sum(1 for latency, _ in late if latency < 0.1)
