@@ -4,11 +4,11 @@ where tests/e2e/test_edge.py checks the processes instead)."""
 import json
 import subprocess
 import time
-import urllib.request
 
 from bench.driver import API_URL, StackDriver
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import docker_only
+from tests.e2e.test_edge import fetch
 
 pytestmark = docker_only
 
@@ -107,5 +107,4 @@ def test_the_edge_follows_the_api_to_a_new_address(stack: StackDriver) -> None:
     assert new != old and ip_of(new) != old_ip
     time.sleep(3)  # the resolver's answers are trusted for 2 s
     for _ in range(20):
-        with urllib.request.urlopen(API_URL, timeout=5) as response:
-            assert response.status == 200
+        assert fetch(API_URL)[0] == 200

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.driver import API_URL, PAGE_URL, StackDriver
+from native.process import process_tree
 from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import native_only
@@ -118,7 +119,7 @@ def edge_workers(stack: StackDriver) -> list[int]:
         return [int(row.split()[1]) for row in table.splitlines() if "nginx: worker process" in row]
     master = NativeStack(stack.native_config).service("proxy").pid()
     assert master is not None
-    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    return process_tree(master)[1:]
 
 
 def nginx_directive(name: str) -> int:
