@@ -44,6 +44,17 @@ class Answer:
     seconds: float = 0.0
 
 
+class ResponseCut(Exception):
+    """The status line and headers came, then the connection closed before
+    the whole body: the server died while writing this very response."""
+
+    def __init__(self, status: int, received: int, expected: int) -> None:
+        super().__init__(f"status {status}: {received} of {expected} body bytes")
+
+
+CUT = ResponseCut.__name__
+
+
 async def read_answer(reader: asyncio.StreamReader) -> Answer:
     head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
     status_line, *lines = head.rstrip("\r\n").split("\r\n")
@@ -51,14 +62,20 @@ async def read_answer(reader: asyncio.StreamReader) -> Answer:
     for line in lines:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
-    await reader.readexactly(int(headers.get("content-length", "0")))
-    return Answer(int(status_line.split(" ", 2)[1]), headers)
+    status = int(status_line.split(" ", 2)[1])
+    expected = int(headers.get("content-length", "0"))
+    try:
+        await reader.readexactly(expected)
+    except asyncio.IncompleteReadError as exc:
+        raise ResponseCut(status, len(exc.partial), expected) from None
+    return Answer(status, headers)
 
 
 async def keep_asking(url: str, stop: asyncio.Event, answers: list[Answer | str]) -> None:
     """One keep-alive connection sending GET / back to back until stop.
 
-    A transport error is recorded as its text, then the connection is reopened.
+    A transport error is recorded as its repr (a `ResponseCut` starts with
+    CUT), then the connection is reopened.
     """
     parts = urlsplit(url)
     request = f"GET / HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
@@ -75,7 +92,7 @@ async def keep_asking(url: str, stop: asyncio.Event, answers: list[Answer | str]
                 writer.write(request)
                 answer = await read_answer(reader)
                 answers.append(dataclasses.replace(answer, seconds=time.monotonic() - sent))
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ResponseCut) as exc:
             answers.append(repr(exc))
         finally:
             writer.close()
