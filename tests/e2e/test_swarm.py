@@ -206,13 +206,13 @@ def test_a_killed_api_task_is_replaced_under_load(stack: None) -> None:
     # headers, then the body, and nginx has passed the headers on. Each worker
     # process writes one response at a time, so at most one per worker.
     assert_no_failure(answers, cut_allowed=workers)
+    wait_for_replicas()
+    assert victim not in docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={STACK}_api")
 
 
 def api_workers(container: str) -> int:
     environment = json.loads(docker("inspect", "--format", "{{json .Config.Env}}", container))
     return int(dict(entry.split("=", 1) for entry in environment)["API_WORKERS"])
-    wait_for_replicas()
-    assert victim not in docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={STACK}_api")
 
 
 def test_without_redis_the_views_are_absent_not_errors(stack: None) -> None:
