@@ -41,11 +41,11 @@ class StackDriver:
             **self.native_config.environment(),
         }
 
-    def make(self, *args: str, stdin: str | None = None) -> str:
+    def make(self, *args: str, stdin: str | None = None, settings: dict[str, str] | None = None) -> str:
         result = subprocess.run(
             ["make", "--no-print-directory", *args],
             cwd=REPO_ROOT,
-            env=self.env,
+            env={**self.env, **(settings or {})},
             input=stdin,
             capture_output=True,
             text=True,
@@ -55,8 +55,10 @@ class StackDriver:
             raise AssertionError(f"make {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
-    def up(self) -> str:
-        return self.make("up")
+    def up(self, **settings: str) -> str:
+        """make up; `settings` (COUNTER_KEY="...") in its environment, as a
+        user's shell or .env would set them."""
+        return self.make("up", settings=settings)
 
     def down(self) -> None:
         self.make("down")

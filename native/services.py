@@ -4,6 +4,8 @@
 has a process found by its pid file, a log, and a readiness probe: the
 compose healthcheck's command."""
 
+import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -37,9 +39,24 @@ class Service:
     def ready(self) -> bool:
         raise NotImplementedError
 
+    def started_from(self) -> str:
+        """What the process is started from beyond the code: when it changes,
+        start() restarts a running one, as compose recreates a container whose
+        configuration changed. Empty: nothing."""
+        return ""
+
     def start(self) -> None:
+        fingerprint = hashlib.sha256(self.started_from().encode()).hexdigest()
+        if self.running() and self._fingerprint_file.exists():
+            if self._fingerprint_file.read_text() != fingerprint:
+                self.stop()
         if not self.running():
             self.launch()
+            self._fingerprint_file.write_text(fingerprint)
+
+    @property
+    def _fingerprint_file(self) -> Path:
+        return self.config.run_dir / f"{self.name}.started-from"
 
     def launch(self) -> None:
         raise NotImplementedError
@@ -101,6 +118,11 @@ class Postgres(Service):
 class Redis(Service):
     name = "redis"
 
+    def started_from(self) -> str:
+        # The ACL file, read at start only (rewritten when REDIS_USER,
+        # COUNTER_KEY or a password changes).
+        return (self.config.secrets_dir / REDIS_ACL).read_text()
+
     def launch(self) -> None:
         self.config.redis_dir.mkdir(mode=0o700, exist_ok=True)
         self.user.own(self.config.redis_dir)
@@ -119,6 +141,9 @@ class Redis(Service):
 
 class Api(Service):
     name = "api"
+
+    def started_from(self) -> str:
+        return json.dumps(api_environment(self.config), sort_keys=True)
 
     def launch(self) -> None:
         # Supervised: restarted when it dies, like the container's restart policy.

@@ -14,6 +14,9 @@ CLI 26) rejects or silently drops:
   is lost under Swarm (no option for it), cap_drop and read_only are kept.
 - explicit network and volume names: dropped, so that the stack prefixes its
   own (STACK_backend...).
+- an environment variable without a value (a tunable neither .env nor the
+  shell set): dropped, as compose leaves it unset; the stack format would
+  pass the bare name on.
 The `secrets` volume, and the one-shot that fills it, become Docker secrets:
 each file a service mounts from it is mounted from the secret of the same
 name (STACK_<file>, created by swarm.sh), at the same path.
@@ -47,6 +50,8 @@ def secret_mount(volume: dict[str, Any]) -> str | None:
 
 def service(spec: dict[str, Any], used_secrets: set[str]) -> dict[str, Any]:
     spec = {key: value for key, value in spec.items() if key not in UNSUPPORTED and value is not None}
+    if "environment" in spec:
+        spec["environment"] = {key: value for key, value in spec["environment"].items() if value is not None}
     volumes, secrets = [], []
     for volume in spec.pop("volumes", []):
         name = secret_mount(volume)

@@ -30,11 +30,23 @@ api_image() {
   docker compose config --format json | python3 -c 'import json, sys; print(json.load(sys.stdin)["services"]["api"]["image"])'
 }
 
-# The api image, with the secrets volume mounted, as its own non-root user.
+# The api image, with the secrets volume mounted, as its own non-root user;
+# RUN_OPTIONS (an array) before the image.
+RUN_OPTIONS=()
 in_api_image() {
   : "${API_IMAGE:=$(api_image)}"
   docker run --rm --network none --read-only --cap-drop ALL --security-opt no-new-privileges \
-    -v "$SECRETS_VOLUME:$SECRETS_DIR" "$API_IMAGE" "$@"
+    -v "$SECRETS_VOLUME:$SECRETS_DIR" "${RUN_OPTIONS[@]}" "$API_IMAGE" "$@"
+}
+
+# The Compose `secrets` service's environment as compose resolves it (.env,
+# the shell): the settings the Redis ACL is written from, as --env options.
+secrets_settings() {
+  docker compose config --format json | python3 -c 'import json, sys
+environment = json.load(sys.stdin)["services"]["secrets"].get("environment") or {}
+for key, value in environment.items():
+    if value is not None:
+        print(f"--env={key}={value}")'
 }
 
 join_or_create_swarm() {
@@ -45,10 +57,14 @@ join_or_create_swarm() {
 }
 
 # Generated like under Compose (app.init_secrets fills a volume, keeping what
-# it holds), then each file becomes a Docker secret: they travel through a
-# pipe, never through a file or a variable of this machine.
+# it holds, with the same settings), then each file becomes a Docker secret:
+# they travel through a pipe, never through a file or a variable of this
+# machine. A secret is created once: a new REDIS_USER or COUNTER_KEY on a
+# deployed stack needs `clean` first (Swarm secrets cannot be replaced in use).
 create_secrets() {
+  mapfile -t RUN_OPTIONS < <(secrets_settings)
   in_api_image python -m app.init_secrets
+  RUN_OPTIONS=()
   local name
   for name in $(in_api_image ls "$SECRETS_DIR"); do
     if ! docker secret inspect "${STACK}_$name" >/dev/null 2>&1; then

@@ -5,6 +5,7 @@ The stack runs on 8080/8000 (make up), natively or in containers (E2E_MODE).
 
 import json
 import re
+import time
 import urllib.request
 from pathlib import Path
 
@@ -103,3 +104,31 @@ def test_data_and_counter_survive_down_and_up(stack: StackDriver, page: Page) ->
     assert numeric_views(page) > before
     assert "Zoé Laurent" in page.locator(".card h3").all_inner_texts()
     assert len(card_views(page)) == 11
+
+
+def views_now(seconds: float = 10) -> int:
+    """The views value of the next GET / served with views (each counts
+    once; one served without, Redis not answering yet, counts none)."""
+    deadline = time.monotonic() + seconds
+    students = api_students()
+    while not all("views" in student for student in students):
+        assert time.monotonic() < deadline, "no views"
+        time.sleep(0.2)
+        students = api_students()
+    (value,) = {student["views"] for student in students}
+    assert isinstance(value, int)
+    return value
+
+
+def test_a_setting_from_the_shell_reaches_the_api_and_its_redis_user(stack: StackDriver) -> None:
+    # COUNTER_KEY is read by the API (the key it counts on) and by the secret
+    # generator (the only key the ACL lets the API's Redis user touch): both
+    # must get it, and Redis must load the rewritten ACL.
+    before = views_now()
+    stack.up(COUNTER_KEY="e2e:another-counter")
+    try:
+        assert views_now() == 1  # a new key: counted from the start
+        assert views_now() == 2
+    finally:
+        stack.up()  # unset again: the settings' default key, where the count was
+    assert views_now() == before + 1

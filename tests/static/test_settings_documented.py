@@ -1,12 +1,54 @@
+"""Every setting documented in .env.example, and its tunables reaching the containers."""
+
 import re
 
 from app.settings import SECRET_SETTINGS, Settings
 from tests.conftest import REPO_ROOT
+from tests.static.compose import compose, services
+
+ENV_EXAMPLE = (REPO_ROOT / ".env.example").read_text()
+
+
+def documented(text: str) -> set[str]:
+    return set(re.findall(r"^#?\s*([A-Z_]+)=", text, re.MULTILINE))
+
+
+def section(title: str) -> str:
+    """The part of .env.example under the `# --- <title>...` heading."""
+    (part,) = [part for part in ENV_EXAMPLE.split("\n# --- ") if part.startswith(title)]
+    return part
 
 
 def test_every_setting_is_documented_in_env_example() -> None:
-    documented = set(re.findall(r"^#?\s*([A-Z_]+)=", (REPO_ROOT / ".env.example").read_text(), re.MULTILINE))
     names = {name.upper() for name in Settings.model_fields}
     # Secrets are documented as their *_FILE variables.
     expected = names - {name.upper() for name in SECRET_SETTINGS}
-    assert expected <= documented, expected - documented
+    assert expected <= documented(ENV_EXAMPLE), expected - documented(ENV_EXAMPLE)
+
+
+def test_the_documented_tunables_are_the_ones_compose_passes_on() -> None:
+    tunables = documented(section("Tunables"))
+    assert tunables <= {name.upper() for name in Settings.model_fields}
+    assert set(compose()["x-settings"]) == tunables
+    # Passed on without a value: the settings' defaults are the only ones.
+    assert all(value is None for value in compose()["x-settings"].values())
+
+
+def passed_on(service: str) -> set[str]:
+    return {key for key, value in (services()[service].get("environment") or {}).items() if value is None}
+
+
+def test_the_api_and_migrate_get_every_tunable() -> None:
+    tunables = set(compose()["x-settings"])
+    for name in ("api", "migrate"):
+        assert passed_on(name) == tunables, name
+
+
+def test_the_secret_generator_gets_what_the_acl_is_written_from_and_redis_follows_it() -> None:
+    # app/init_secrets.py writes the ACL from these two settings.
+    assert passed_on("secrets") == {"REDIS_USER", "COUNTER_KEY"} <= set(compose()["x-settings"])
+    # Redis reads the ACL at start only: compose recreates it when it
+    # recreates `secrets`, because it depends on it.
+    assert "secrets" in services()["redis"]["depends_on"]
+    others = set(services()) - {"api", "migrate", "secrets"}
+    assert not any(passed_on(name) for name in others)

@@ -94,7 +94,10 @@ def test_the_api_connects_as_its_role_and_migrate_as_the_owner(
 
 
 def compose_environment(service: str) -> dict[str, str]:
-    return {key: str(value) for key, value in services()[service]["environment"].items()}
+    """What compose sets; the tunables it passes on only when .env or the
+    shell sets them (x-settings: no value here) hold no credential."""
+    environment = services()[service]["environment"].items()
+    return {key: str(value) for key, value in environment if value is not None}
 
 
 def test_compose_gives_the_api_only_its_own_credentials() -> None:
