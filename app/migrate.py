@@ -79,6 +79,14 @@ def ensure_api_role(conn: psycopg.Connection, settings: Settings, password: str)
         )
         for statement in API_ROLE_PRIVILEGES:
             conn.execute(sql.SQL(statement).format(role=role, db=sql.Identifier(settings.postgres_db)))
+        # PUBLIC may connect to every database by default, the maintenance
+        # `postgres` and template1 too: no one but the superusers needs them.
+        others = conn.execute(
+            "SELECT datname FROM pg_database WHERE datallowconn AND datname <> %s", (settings.postgres_db,)
+        ).fetchall()
+        for (other,) in others:
+            revoke = sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC, {}")
+            conn.execute(revoke.format(sql.Identifier(other), role))
     log.info("the API's role %s may read students, nothing else", name)
 
 

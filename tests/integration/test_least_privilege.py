@@ -139,6 +139,23 @@ def test_the_api_role_reads_students_and_nothing_else(stack: NativeStack, settin
     assert privileges(settings) == LEAST
 
 
+def test_the_api_role_may_connect_to_its_database_only(stack: NativeStack, settings: Settings) -> None:
+    # PUBLIC may connect to every new database: the maintenance `postgres`
+    # and template1 too, unless taken back.
+    others = sql(
+        settings,
+        "SELECT datname FROM pg_database WHERE datallowconn AND datname <> %s ORDER BY 1",
+        (settings.postgres_db,),
+    )
+    assert ("postgres",) in others
+    for (other,) in others:
+        assert sql(
+            settings, "SELECT has_database_privilege(%s, %s, 'CONNECT')", (settings.postgres_api_user, other)
+        ) == [(False,)], other
+        with pytest.raises(psycopg.OperationalError, match="permission denied"):
+            psycopg.connect(conninfo(settings), dbname=other).close()
+
+
 @pytest.mark.parametrize("statement", DENIED_STATEMENTS)
 def test_the_api_role_can_change_nothing(stack: NativeStack, settings: Settings, statement: str) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
