@@ -132,12 +132,15 @@ def report(what: str, answers: list[Answer | str], action_seconds: float) -> Non
 
 
 def assert_no_failure(answers: list[Answer | str], cut_allowed: int = 0) -> None:
+    """Every answer a 200 within SLOWEST_ACCEPTABLE_S; no transport error but
+    at most `cut_allowed` responses cut after their headers."""
+    served = [a for a in answers if isinstance(a, Answer)]
     errors = [a for a in answers if not isinstance(a, Answer)]
     cut = [e for e in errors if e.startswith(CUT)]
+    assert not set(errors) - set(cut), [e for e in errors if e not in cut][:5]
     assert len(cut) <= cut_allowed, cut
-    assert len(errors) == len(cut), errors[:5]
-    assert Counter(a.status for a in answers if isinstance(a, Answer)) == {200: len(answers)}
-    slowest = max(a.seconds for a in answers if isinstance(a, Answer))
+    assert Counter(a.status for a in served) == {200: len(served)}
+    slowest = max(a.seconds for a in served)
     assert slowest < SLOWEST_ACCEPTABLE_S, f"slowest request: {slowest:.3f}s"
 
 
