@@ -74,7 +74,9 @@ class SecretFileSource(PydanticBaseSettingsSource):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # A variable set but empty (`COUNTER_KEY=` in .env: compose passes the
+    # tunables on as set) means "not set": the default applies.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_ignore_empty=True)
 
     @classmethod
     def settings_customise_sources(

@@ -63,3 +63,11 @@ def test_cors_wildcard_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_pool_bounds_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError, match="DB_POOL_MIN_SIZE"):
         make(monkeypatch, DB_POOL_MIN_SIZE="5", DB_POOL_MAX_SIZE="2")
+
+
+def test_a_tunable_set_but_empty_keeps_its_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = {"COUNTER_KEY": "", "API_DRAIN_SECONDS": "", "DB_BACKOFF": "", "POSTGRES_API_USER": ""}
+    settings = make(monkeypatch, **empty)
+    for name in empty:
+        field = name.lower()
+        assert getattr(settings, field) == Settings.model_fields[field].default, name
