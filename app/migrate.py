@@ -27,6 +27,8 @@ MIGRATION_LOCK_ID = 2_024_001
 # taken back): CONNECT, USAGE on public, SELECT on students. PUBLIC loses its
 # default CONNECT and TEMPORARY on the database, and CREATE on public (the
 # default before PostgreSQL 15), which the role would otherwise inherit.
+# What initdb creates beside template0 (which takes no connection).
+MAINTENANCE_DATABASES = ("postgres", "template1")
 API_ROLE_PRIVILEGES = (
     "REVOKE ALL ON DATABASE {db} FROM PUBLIC, {role}",
     "GRANT CONNECT ON DATABASE {db} TO {role}",
@@ -79,15 +81,27 @@ def ensure_api_role(conn: psycopg.Connection, settings: Settings, password: str)
         )
         for statement in API_ROLE_PRIVILEGES:
             conn.execute(sql.SQL(statement).format(role=role, db=sql.Identifier(settings.postgres_db)))
-        # PUBLIC may connect to every database by default, the maintenance
-        # `postgres` and template1 too: no one but the superusers needs them.
-        others = conn.execute(
-            "SELECT datname FROM pg_database WHERE datallowconn AND datname <> %s", (settings.postgres_db,)
-        ).fetchall()
-        for (other,) in others:
-            revoke = sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC, {}")
-            conn.execute(revoke.format(sql.Identifier(other), role))
+        close_maintenance_databases(conn, settings, role)
     log.info("the API's role %s may read students, nothing else", name)
+
+
+def close_maintenance_databases(conn: psycopg.Connection, settings: Settings, role: sql.Identifier) -> None:
+    """PUBLIC may connect to every database by default, the maintenance
+    `postgres` and template1 that initdb creates too: no one but the
+    superusers needs them. Only on a server this owner administers (the
+    image's superuser): a managed service's owner may not, and other
+    applications' databases are not ours to close."""
+    superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    if not (superuser and superuser[0]):
+        log.info("not a superuser: the maintenance databases keep their privileges")
+        return
+    maintenance = conn.execute(
+        "SELECT datname FROM pg_database WHERE datname = ANY(%s) AND datname <> %s",
+        (list(MAINTENANCE_DATABASES), settings.postgres_db),
+    ).fetchall()
+    for (name,) in maintenance:
+        revoke = sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC, {}")
+        conn.execute(revoke.format(sql.Identifier(name), role))
 
 
 def migrate(settings: Settings) -> list[str]:

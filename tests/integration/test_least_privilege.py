@@ -21,7 +21,7 @@ from app.counter import ViewCounter
 from app.db import STUDENTS_QUERY, conninfo
 from app.init_secrets import REDIS_ACL, REDIS_HEALTHCHECK_SECRET
 from app.main import create_app
-from app.migrate import migrate
+from app.migrate import MAINTENANCE_DATABASES, migrate
 from app.settings import REDIS_HEALTHCHECK_USER, Settings
 from native.config import NativeConfig
 from native.stack import NativeStack
@@ -139,21 +139,30 @@ def test_the_api_role_reads_students_and_nothing_else(stack: NativeStack, settin
     assert privileges(settings) == LEAST
 
 
-def test_the_api_role_may_connect_to_its_database_only(stack: NativeStack, settings: Settings) -> None:
-    # PUBLIC may connect to every new database: the maintenance `postgres`
-    # and template1 too, unless taken back.
-    others = sql(
-        settings,
-        "SELECT datname FROM pg_database WHERE datallowconn AND datname <> %s ORDER BY 1",
-        (settings.postgres_db,),
+def may_connect(settings: Settings, database: str) -> bool:
+    ((allowed,),) = sql(
+        settings, "SELECT has_database_privilege(%s, %s, 'CONNECT')", (settings.postgres_api_user, database)
     )
-    assert ("postgres",) in others
-    for (other,) in others:
-        assert sql(
-            settings, "SELECT has_database_privilege(%s, %s, 'CONNECT')", (settings.postgres_api_user, other)
-        ) == [(False,)], other
+    return bool(allowed)
+
+
+def test_the_api_role_cannot_connect_to_maintenance_databases(stack: NativeStack, settings: Settings) -> None:
+    # PUBLIC may connect to every new database, postgres and template1 too,
+    # unless taken back.
+    for database in MAINTENANCE_DATABASES:
+        assert not may_connect(settings, database), database
         with pytest.raises(psycopg.OperationalError, match="permission denied"):
-            psycopg.connect(conninfo(settings), dbname=other).close()
+            psycopg.connect(conninfo(settings), dbname=database).close()
+    assert may_connect(settings, settings.postgres_db)
+
+
+def test_migrate_leaves_other_applications_databases_alone(stack: NativeStack, settings: Settings) -> None:
+    sql(settings, "CREATE DATABASE another_application")
+    try:
+        migrate(settings)
+        assert may_connect(settings, "another_application")  # PUBLIC's, as PostgreSQL made it
+    finally:
+        sql(settings, "DROP DATABASE another_application")
 
 
 @pytest.mark.parametrize("statement", DENIED_STATEMENTS)
