@@ -30,13 +30,15 @@ api_image() {
   docker compose config --format json | python3 -c 'import json, sys; print(json.load(sys.stdin)["services"]["api"]["image"])'
 }
 
-# The api image, with the secrets volume mounted, as its own non-root user;
-# RUN_OPTIONS (an array) before the image.
-RUN_OPTIONS=()
+# The api image, with the secrets volume mounted, as its own non-root user:
+# in_api_image [docker run options...] -- command...
 in_api_image() {
   : "${API_IMAGE:=$(api_image)}"
+  local options=()
+  while [ "$1" != "--" ]; do options+=("$1"); shift; done
+  shift
   docker run --rm --network none --read-only --cap-drop ALL --security-opt no-new-privileges \
-    -v "$SECRETS_VOLUME:$SECRETS_DIR" "${RUN_OPTIONS[@]}" "$API_IMAGE" "$@"
+    -v "$SECRETS_VOLUME:$SECRETS_DIR" ${options[@]+"${options[@]}"} "$API_IMAGE" "$@"
 }
 
 # The Compose `secrets` service's environment as compose resolves it (.env,
@@ -59,16 +61,28 @@ join_or_create_swarm() {
 # Generated like under Compose (app.init_secrets fills a volume, keeping what
 # it holds, with the same settings), then each file becomes a Docker secret:
 # they travel through a pipe, never through a file or a variable of this
-# machine. A secret is created once: a new REDIS_USER or COUNTER_KEY on a
-# deployed stack needs `clean` first (Swarm secrets cannot be replaced in use).
+# machine. Swarm cannot replace a secret a service uses: one that no longer
+# matches its file (the ACL, after a new REDIS_USER or COUNTER_KEY) stops the
+# deploy and says how to renew it.
 create_secrets() {
-  mapfile -t RUN_OPTIONS < <(secrets_settings)
-  in_api_image python -m app.init_secrets
-  RUN_OPTIONS=()
-  local name
-  for name in $(in_api_image ls "$SECRETS_DIR"); do
+  local settings name digest recorded
+  settings=$(secrets_settings)
+  local options=()
+  if [ -n "$settings" ]; then mapfile -t options <<<"$settings"; fi
+  in_api_image ${options[@]+"${options[@]}"} -- python -m app.init_secrets
+  for name in $(in_api_image -- ls "$SECRETS_DIR"); do
+    digest=$(in_api_image -- sha256sum "$SECRETS_DIR/$name" | cut -d' ' -f1)
     if ! docker secret inspect "${STACK}_$name" >/dev/null 2>&1; then
-      in_api_image cat "$SECRETS_DIR/$name" | docker secret create "${STACK}_$name" - >/dev/null
+      in_api_image -- cat "$SECRETS_DIR/$name" |
+        docker secret create --label "sha256=$digest" "${STACK}_$name" - >/dev/null
+      continue
+    fi
+    recorded=$(docker secret inspect --format '{{index .Spec.Labels "sha256"}}' "${STACK}_$name")
+    if [ -n "$recorded" ] && [ "$recorded" != "$digest" ]; then
+      say "the secret ${STACK}_$name no longer matches $name (a new REDIS_USER or COUNTER_KEY?)."
+      say "Renew it (data kept): STACK=$STACK make swarm-down, docker secret rm ${STACK}_$name if it is" \
+        "still there (a swarm that swarm-up created is left, with its secrets), then swarm-up again"
+      exit 1
     fi
   done
 }
