@@ -5,10 +5,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # .env (optional, overrides only) applies to both modes: compose reads it
-# itself; for the native runner it is exported here.
+# itself; for the native runner it is exported here. `?=`: a variable the
+# shell sets wins over .env, as with docker compose.
 ifneq (,$(wildcard .env))
-include .env
-export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)
+ENV_FILE_NAMES := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)
+$(foreach name,$(ENV_FILE_NAMES),$(eval $(name) ?= $(shell sed -n 's/^$(name)=//p' .env)))
+export $(ENV_FILE_NAMES)
 endif
 
 MODE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo native)
