@@ -46,13 +46,20 @@ class Service:
         return ""
 
     def start(self) -> None:
-        fingerprint = hashlib.sha256(self.started_from().encode()).hexdigest()
-        if self.running() and self._fingerprint_file.exists():
-            if self._fingerprint_file.read_text() != fingerprint:
-                self.stop()
+        started_from = self.started_from()
+        fingerprint = hashlib.sha256(started_from.encode()).hexdigest()
+        # No record (a process started before there was one): changed.
+        if started_from and self.running() and self._recorded_fingerprint() != fingerprint:
+            self.stop()
         if not self.running():
             self.launch()
             self._fingerprint_file.write_text(fingerprint)
+
+    def _recorded_fingerprint(self) -> str | None:
+        try:
+            return self._fingerprint_file.read_text()
+        except FileNotFoundError:
+            return None
 
     @property
     def _fingerprint_file(self) -> Path:

@@ -5,7 +5,7 @@ import os
 import shutil
 import signal
 
-from app.init_secrets import PASSWORD_FILES
+from app.init_secrets import PASSWORD_FILES, REDIS_ACL
 from native.application import PYTHON, migrate_environment, secrets_environment
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig, port_open
 from native.privileges import RunAs, grant_traverse, service_user
@@ -65,7 +65,7 @@ class NativeStack:
         # Prepared once per state directory (compose's one-shot `secrets`
         # runs once per up), not again for each service: prepare() chowns
         # the whole state directory, database files included.
-        if not all((self.config.secrets_dir / secret).exists() for secret in PASSWORD_FILES):
+        if not all((self.config.secrets_dir / secret).exists() for secret in (*PASSWORD_FILES, REDIS_ACL)):
             self.prepare()
         service.start()
         service.wait_ready(timeout)

@@ -28,6 +28,18 @@ def services() -> dict[str, dict[str, Any]]:
     return found
 
 
+def set_environment(service: str) -> dict[str, str]:
+    """The variables compose sets for a service: not the tunables it passes
+    on only when .env or the shell sets them (x-settings: no value)."""
+    environment = (services()[service].get("environment") or {}).items()
+    return {key: str(value) for key, value in environment if value is not None}
+
+
+def passed_on(service: str) -> set[str]:
+    """The tunables a service gets only when .env or the shell sets them."""
+    return {key for key, value in (services()[service].get("environment") or {}).items() if value is None}
+
+
 def volume_mounts(service: str) -> dict[str, tuple[str, str]]:
     """target -> (source, mode) of a service's volumes; a long-syntax mount of
     a volume's subpath has the source `volume/subpath`."""

@@ -8,7 +8,7 @@ import pytest
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT
 from native.edge import TEMPLATE
 from native.services import SERVICES
-from tests.static.compose import SECRETS_MOUNT, compose, is_one_shot, services, volume_mounts
+from tests.static.compose import SECRETS_MOUNT, compose, is_one_shot, services, set_environment, volume_mounts
 
 ALL = list(services())
 LONG_RUNNING = [name for name in ALL if not is_one_shot(name)]
@@ -21,7 +21,7 @@ HOST_VARIABLES = ("POSTGRES_HOST", "REDIS_HOST", "API_UPSTREAM")
 
 
 def environment(name: str) -> dict[str, str]:
-    return {key: str(value) for key, value in (services()[name].get("environment") or {}).items()}
+    return set_environment(name)
 
 
 def networks(name: str) -> set[str]:

@@ -17,7 +17,7 @@ import yaml
 
 from app.init_secrets import DB_SECRET, PASSWORD_FILES, REDIS_ACL
 from tests.conftest import REPO_ROOT
-from tests.static.compose import SECRETS_MOUNT, services
+from tests.static.compose import SECRETS_MOUNT, services, set_environment
 
 DEPLOY = REPO_ROOT / "deploy"
 KUSTOMIZE_DIR = DEPLOY / "kubernetes"
@@ -295,7 +295,7 @@ def test_the_api_roles_connection_limit_covers_every_replica() -> None:
 def test_environment_names_are_the_compose_services(workload: str, service: str) -> None:
     names = set(env(only_container(workload)))
     # The tunables compose passes on only when set (x-settings) are not set here.
-    assert names == {key for key, value in services()[service]["environment"].items() if value is not None}
+    assert names == set(set_environment(service))
 
 
 def test_environment_values_name_the_kubernetes_services() -> None:

@@ -1,10 +1,12 @@
 """Every setting documented in .env.example, and its tunables reaching the containers."""
 
+import inspect
 import re
 
+from app.init_secrets import ensure_secrets
 from app.settings import SECRET_SETTINGS, Settings
 from tests.conftest import REPO_ROOT
-from tests.static.compose import compose, services
+from tests.static.compose import compose, passed_on, services
 
 ENV_EXAMPLE = (REPO_ROOT / ".env.example").read_text()
 
@@ -34,10 +36,6 @@ def test_the_documented_tunables_are_the_ones_compose_passes_on() -> None:
     assert all(value is None for value in compose()["x-settings"].values())
 
 
-def passed_on(service: str) -> set[str]:
-    return {key for key, value in (services()[service].get("environment") or {}).items() if value is None}
-
-
 def test_the_api_and_migrate_get_every_tunable() -> None:
     tunables = set(compose()["x-settings"])
     for name in ("api", "migrate"):
@@ -45,10 +43,11 @@ def test_the_api_and_migrate_get_every_tunable() -> None:
 
 
 def test_the_secret_generator_gets_what_the_acl_is_written_from_and_redis_follows_it() -> None:
-    # app/init_secrets.py writes the ACL from these two settings.
-    assert passed_on("secrets") == {"REDIS_USER", "COUNTER_KEY"} <= set(compose()["x-settings"])
-    # Redis reads the ACL at start only: compose recreates it when it
-    # recreates `secrets`, because it depends on it.
-    assert "secrets" in services()["redis"]["depends_on"]
+    # The settings app/init_secrets.py writes the ACL from: its parameters.
+    acl_inputs = {name.upper() for name in inspect.signature(ensure_secrets).parameters} - {"DIRECTORY"}
+    assert passed_on("secrets") == acl_inputs <= set(compose()["x-settings"])
+    # Redis reads the ACL at start only: compose restarts it when it
+    # recreates `secrets` (a changed setting) because it asks to.
+    assert services()["redis"]["depends_on"]["secrets"]["restart"] is True
     others = set(services()) - {"api", "migrate", "secrets"}
     assert not any(passed_on(name) for name in others)

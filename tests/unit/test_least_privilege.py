@@ -22,7 +22,7 @@ from app.init_secrets import (
 from app.settings import API_CONNECTION_RESERVE, REDIS_HEALTHCHECK_USER, Settings
 from native.application import api_environment, migrate_environment
 from native.config import NativeConfig
-from tests.static.compose import SECRETS_MOUNT, services
+from tests.static.compose import SECRETS_MOUNT, services, set_environment
 
 
 def make(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
@@ -94,10 +94,8 @@ def test_the_api_connects_as_its_role_and_migrate_as_the_owner(
 
 
 def compose_environment(service: str) -> dict[str, str]:
-    """What compose sets; the tunables it passes on only when .env or the
-    shell sets them (x-settings: no value here) hold no credential."""
-    environment = services()[service]["environment"].items()
-    return {key: str(value) for key, value in environment if value is not None}
+    # The tunables passed on only when set (x-settings) hold no credential.
+    return set_environment(service)
 
 
 def test_compose_gives_the_api_only_its_own_credentials() -> None:
