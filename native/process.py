@@ -43,23 +43,14 @@ def probe(cmd: Sequence[str], user: RunAs, env: Mapping[str, str] | None = None)
 
 
 def read_pid(pid_file: Path) -> int | None:
-    """The pid in pid_file if that process is alive."""
+    """The pid in pid_file (its first word) if that process is alive."""
     try:
         pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)  # OSError: gone, or the pid now another user's process
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     except (OSError, ValueError, IndexError):
         return None
-    try:
-        os.kill(pid, 0)
-    except OSError:  # gone, or the pid now another user's process
-        return None
-    return pid if not _is_zombie(pid) else None
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return False
+    return None if state == "Z" else pid  # a zombie not reaped yet is gone
 
 
 def process_tree(pid: int) -> list[int]:

@@ -40,30 +40,19 @@ class Service:
         raise NotImplementedError
 
     def started_from(self) -> str:
-        """What the process is started from beyond the code: when it changes,
-        start() restarts a running one, as compose recreates a container whose
-        configuration changed. Empty: nothing."""
+        """What the process starts from beyond the code (recorded in its pid
+        file): when it changes, start() restarts it, as compose recreates a
+        container whose configuration changed. Empty: nothing."""
         return ""
 
+    def _fingerprint(self) -> str:
+        return hashlib.sha256(self.started_from().encode()).hexdigest()
+
     def start(self) -> None:
-        started_from = self.started_from()
-        fingerprint = hashlib.sha256(started_from.encode()).hexdigest()
-        # No record (a process started before there was one): changed.
-        if started_from and self.running() and self._recorded_fingerprint() != fingerprint:
+        if self.started_from() and self.running() and self._fingerprint() not in self.pid_file.read_text():
             self.stop()
         if not self.running():
             self.launch()
-            self._fingerprint_file.write_text(fingerprint)
-
-    def _recorded_fingerprint(self) -> str | None:
-        try:
-            return self._fingerprint_file.read_text()
-        except FileNotFoundError:
-            return None
-
-    @property
-    def _fingerprint_file(self) -> Path:
-        return self.config.run_dir / f"{self.name}.started-from"
 
     def launch(self) -> None:
         raise NotImplementedError
@@ -89,7 +78,7 @@ class Service:
                 start_new_session=True,
                 **self.user.popen_kwargs(),
             )
-        self.pid_file.write_text(f"{child.pid}\n")
+        self.pid_file.write_text(f"{child.pid} {self._fingerprint()}\n")
 
     def answers_http(self, *where: str) -> bool:
         """GET /healthz answers 200 (curl, as the compose healthchecks)."""
