@@ -51,6 +51,9 @@ class NativeStack:
         step, only once the db answers over TCP (compose: service_healthy)."""
         self.start("db", timeout)
         self.start("redis", timeout)
+        self.migrate()
+
+    def migrate(self) -> None:
         self._one_shot("app.migrate", migrate_environment(self.config))
 
     def _one_shot(self, module: str, env: dict[str, str]) -> None:
