@@ -91,8 +91,8 @@ def close_maintenance_databases(conn: psycopg.Connection, settings: Settings, ro
     superusers needs them. Only on a server this owner administers (the
     image's superuser): a managed service's owner may not, and other
     applications' databases are not ours to close."""
-    superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
-    if not (superuser and superuser[0]):
+    # Reported by the server at login, for the session's user.
+    if conn.info.parameter_status("is_superuser") != "on":
         log.info("not a superuser: the maintenance databases keep their privileges")
         return
     maintenance = conn.execute(

@@ -8,7 +8,8 @@ import pytest
 from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT
 from native.edge import TEMPLATE
 from native.services import SERVICES
-from tests.static.compose import SECRETS_MOUNT, compose, is_one_shot, services, set_environment, volume_mounts
+from tests.static.compose import SECRETS_MOUNT, compose, is_one_shot, services, volume_mounts
+from tests.static.compose import set_environment as environment
 
 ALL = list(services())
 LONG_RUNNING = [name for name in ALL if not is_one_shot(name)]
@@ -18,10 +19,6 @@ PUBLISHING = [name for name, service in services().items() if "ports" in service
 SECRET_WRITERS = [name for name in ALL if volume_mounts(name).get(SECRETS_MOUNT, ("",))[0] == "secrets"]
 # The hosts a service's environment names: what it connects to.
 HOST_VARIABLES = ("POSTGRES_HOST", "REDIS_HOST", "API_UPSTREAM")
-
-
-def environment(name: str) -> dict[str, str]:
-    return set_environment(name)
 
 
 def networks(name: str) -> set[str]:
