@@ -41,7 +41,6 @@ def native_main_config(config: NativeConfig) -> str:
         "/var/log/nginx/access.log": str(config.log_file("proxy")),
         "/tmp/nginx.pid": "nginx.pid",  # noqa: S108
         "/tmp/": "tmp/",  # noqa: S108
-        "/run/nginx/": "conf.d/",
     }
     # One pass, longest path first: a replacement is never rewritten again.
     pattern = re.compile("|".join(map(re.escape, sorted(relocated, key=len, reverse=True))))
@@ -50,9 +49,9 @@ def native_main_config(config: NativeConfig) -> str:
 
 def write_native_config(config: NativeConfig) -> Path:
     """Lay out the native nginx prefix; returns its main configuration file."""
-    conf_d = config.nginx_dir / "conf.d"
-    for directory in (conf_d, config.nginx_dir / "tmp"):
-        directory.mkdir(parents=True, exist_ok=True)
+    # Where the container's entrypoint renders it: /tmp/conf.d, here tmp/conf.d.
+    conf_d = config.nginx_dir / "tmp" / "conf.d"
+    conf_d.mkdir(parents=True, exist_ok=True)
     rendered = render(TEMPLATE.read_text(), native_variables(config))
     (conf_d / "default.conf").write_text(rendered)
     main_conf = config.nginx_dir / "nginx.conf"

@@ -250,10 +250,17 @@ def test_the_edge_environment_defines_the_template_variables() -> None:
 
 
 def test_nginx_includes_what_the_entrypoint_renders_into_a_writable_path() -> None:
+    """The entrypoint renders templates/<sub>/x.template into <output>/<sub>/x,
+    and nginx includes that very file (a missing one stops it loudly)."""
     (edge,) = PUBLISHING
     output_dir = environment(edge)["NGINX_ENVSUBST_OUTPUT_DIR"]
     assert output_dir in services()[edge]["tmpfs"]
-    assert f"include {output_dir}/*.conf;" in (REPO_ROOT / "nginx" / "nginx.conf").read_text()
+    templates = [target for target in volume_mounts(edge) if target.startswith("/etc/nginx/templates/")]
+    rendered = {
+        output_dir + t.removeprefix("/etc/nginx/templates").removesuffix(".template") for t in templates
+    }
+    included = set(re.findall(r"^\s*include (\S+);", (REPO_ROOT / "nginx" / "nginx.conf").read_text(), re.M))
+    assert rendered and rendered <= included, (rendered, included)
 
 
 def test_every_interpolated_variable_is_documented_in_env_example() -> None:

@@ -243,7 +243,7 @@ def test_writable_paths_are_the_ones_each_image_needs() -> None:
 
     assert writable("api") == {"/tmp"}
     assert writable("migrate") == {"/tmp"}
-    assert writable("edge") == {"/tmp", "/run/nginx"}
+    assert writable("edge") == {"/tmp"}
     assert writable("db") == {"/var/lib/postgresql", "/run/postgresql", "/tmp"}
     assert writable("redis") == {"/data"}
 
@@ -380,7 +380,7 @@ def test_redis_runs_the_repositorys_configuration_and_keeps_its_data() -> None:
 def test_the_edge_serves_the_repositorys_files() -> None:
     expected = {
         "/etc/nginx/nginx.conf": ("nginx", "nginx.conf"),
-        "/etc/nginx/templates": ("nginx", "default.conf.template"),
+        "/etc/nginx/templates/conf.d": ("nginx", "default.conf.template"),
         "/usr/share/nginx/html": ("frontend", "index.html"),
     }
     for path, source in expected.items():

@@ -1,0 +1,153 @@
+"""Every long-running service through every lifecycle event an operator or
+a fault puts it through, on the real containers: the stack comes back by
+itself, and the counter neither repeats nor goes back across it.
+
+Docker changes things between a container's first start and its later ones
+(a tmpfs's mode, a file left in the writable layer): only a restart shows them.
+"""
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from bench.driver import API_URL, PAGE_URL, StackDriver
+from bench.timeline import Sample
+from tests.conftest import REPO_ROOT
+from tests.e2e.conftest import docker_only
+from tests.e2e.test_faults import assert_served_values_only_grow
+
+pytestmark = docker_only
+
+SERVICES = ("proxy", "api", "db", "redis")
+# "No hang": the stack answers again, with views, this soon after the event.
+BACK_WITHIN_S = 30.0
+PAUSED_FOR_S = 1.0
+
+
+def compose(*args: str) -> str:
+    return subprocess.run(
+        ["docker", "compose", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def restart(stack: StackDriver, service: str) -> None:
+    compose("restart", service)
+
+
+def crash(stack: StackDriver, service: str) -> None:
+    """SIGKILL of the service's process: the restart policy brings it back."""
+    stack.kill(service)
+
+
+def stop_start(stack: StackDriver, service: str) -> None:
+    stack.stop(service)
+    stack.start(service)
+
+
+def pause_unpause(stack: StackDriver, service: str) -> None:
+    stack.pause(service)
+    time.sleep(PAUSED_FOR_S)
+    stack.unpause(service)
+
+
+EVENTS: dict[str, Callable[[StackDriver, str], None]] = {
+    "restart": restart,
+    "crash": crash,
+    "stop-start": stop_start,
+    "pause-unpause": pause_unpause,
+}
+
+
+@dataclass
+class Traffic:
+    """GET / from a few clients in a thread, until stopped."""
+
+    clients: int = 2
+    samples: list[Sample] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _start: float = field(default_factory=time.perf_counter)
+
+    def __enter__(self) -> "Traffic":
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(self.clients)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _client(self) -> None:
+        with httpx.Client(timeout=5) as http:
+            while not self._stop.is_set():
+                sent = time.perf_counter()
+                try:
+                    response = http.get(API_URL)
+                    status = response.status_code
+                    body = response.json() if status == 200 else None
+                    views = body[0].get("views") if body else None
+                except (httpx.HTTPError, ValueError):
+                    status, views = 0, None
+                    time.sleep(0.05)  # a refused connection returns at once
+                done = time.perf_counter()
+                self.samples.append(Sample(sent - self._start, (done - sent) * 1000, status, views))
+
+    def now(self) -> float:
+        return time.perf_counter() - self._start
+
+
+def page_served() -> bool:
+    try:
+        return httpx.get(PAGE_URL, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def unhealthy_services() -> dict[str, str]:
+    rows = [json.loads(line) for line in compose("ps", "--format", "json").splitlines() if line]
+    states = {row["Service"]: row.get("Health") or row["State"] for row in rows}
+    found = {service: states.get(service, "missing") for service in SERVICES}
+    return {service: state for service, state in found.items() if state != "healthy"}
+
+
+def assert_back(traffic: Traffic, event_done_at: float) -> None:
+    """The page, GET / with views, and every service healthy again, within the bound."""
+    deadline = time.monotonic() + BACK_WITHIN_S
+    while True:
+        counted_since = [s for s in traffic.samples if s.at_s > event_done_at and s.views is not None]
+        unhealthy = unhealthy_services()
+        if len(counted_since) >= 5 and page_served() and not unhealthy:
+            return
+        if time.monotonic() > deadline:
+            statuses = sorted({s.status for s in traffic.samples if s.at_s > event_done_at})
+            raise AssertionError(
+                f"not back {BACK_WITHIN_S:.0f} s after the event: page served {page_served()},"
+                f" {len(counted_since)} answers with views, statuses {statuses}, unhealthy {unhealthy}"
+            )
+        time.sleep(0.5)
+
+
+def go_through(stack: StackDriver, event: Callable[[], None]) -> None:
+    with Traffic() as traffic:
+        time.sleep(0.5)
+        event()
+        assert_back(traffic, traffic.now())
+    assert_served_values_only_grow(traffic.samples)
+
+
+@pytest.mark.parametrize("event", list(EVENTS))
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_comes_back_from(stack: StackDriver, service: str, event: str) -> None:
+    go_through(stack, lambda: EVENTS[event](stack, service))
+
+
+def test_the_whole_stack_comes_back_from_a_restart(stack: StackDriver) -> None:
+    go_through(stack, lambda: compose("restart"))
