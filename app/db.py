@@ -17,6 +17,8 @@ from app.settings import Settings
 # idle connection will do, a new one would take a connect.
 IDLE_ONLY_S = 0.01
 STUDENTS_QUERY = "SELECT id, nom, promo FROM students ORDER BY id"
+# The same columns and privileges, no row: planned and checked, nothing read.
+READINESS_QUERY = "SELECT id, nom, promo FROM students LIMIT 0"
 Rows = list[dict[str, Any]]
 # A failed connection attempt is retried with a doubling delay (1 s, 2 s, 4 s…)
 # until this timeout, then dropped; the next request starts a fresh attempt at
@@ -48,6 +50,19 @@ class DatabaseBusy(DatabaseUnavailable):
 
 class _PoolSaturated(Exception):
     """Raised inside the breaker: not one of its failures, so it stays closed."""
+
+
+class _DeadConnection(Exception):
+    """The connection broke under the query (the database restarted): another
+    pooled connection may still work."""
+
+
+def described(error: psycopg.Error) -> str:
+    """What the database said, for the one log line of an outage: the error's
+    class and SQLSTATE, and the first line of its message."""
+    message = str(error).strip().splitlines()
+    code = f" {error.sqlstate}" if error.sqlstate else ""
+    return f"{type(error).__name__}{code}: {message[0] if message else 'no detail'}"
 
 
 def conninfo(settings: Settings, *, owner: bool = False) -> str:
@@ -113,8 +128,11 @@ class StudentStore:
         return [dict(row) for row in rows]
 
     async def ping(self) -> bool:
+        """Ready when the database answers the students query's shape: a
+        SELECT 1 would pass with the table unreadable, and readiness and
+        GET / would each flip the breaker back and forth."""
         try:
-            await self._through_breaker(lambda: self._query("SELECT 1 AS ok"))
+            await self._through_breaker(lambda: self._query(READINESS_QUERY))
         except DatabaseUnavailable:
             return False
         return True
@@ -163,33 +181,40 @@ class StudentStore:
     async def _query(self, query: str) -> list[dict[str, Any]]:
         try:
             return await self._query_once(query, self._acquire_timeout)
-        except (psycopg.OperationalError, psycopg.InterfaceError) as failed:
+        except _DeadConnection as failed:
             # After a database restart every idle pooled connection is dead
             # and fails at once on use (the pool then drops it). Try the other
             # idle ones now, without waiting for a new one: otherwise each
             # would fail a later request and trip the breaker again long after
-            # the database is back. (Checking each connection before use would
-            # cost GET / about 16 % of its throughput, measured.)
+            # the database is back. (Checking each connection before use
+            # costs GET / a good part of its throughput.)
             for _ in range(self._max_size):
                 try:
                     return await self._query_once(query, wait_s=IDLE_ONLY_S)
-                except (psycopg.OperationalError, psycopg.InterfaceError):
+                except _DeadConnection:
                     continue  # another dead one, now dropped
                 except (DatabaseUnavailable, _PoolSaturated):
                     break  # no idle connection left to try
-            raise DatabaseUnavailable("database connection failed") from failed
+            raise DatabaseUnavailable(f"database connection failed ({failed})") from failed
 
     async def _query_once(self, query: str, wait_s: float) -> list[dict[str, Any]]:
         try:
             async with self._pool.connection(timeout=wait_s) as conn:
-                cursor = await conn.execute(query)
-                rows: list[dict[str, Any]] = await cursor.fetchall()  # type: ignore[assignment]
+                try:
+                    cursor = await conn.execute(query)
+                    rows: list[dict[str, Any]] = await cursor.fetchall()  # type: ignore[assignment]
+                except psycopg.Error as exc:
+                    if conn.broken or isinstance(exc, psycopg.InterfaceError):
+                        raise _DeadConnection(described(exc)) from exc
+                    # The database answered, with an error instead of the rows:
+                    # a schema not migrated yet or changed under the API (a
+                    # table or column renamed, a grant lost in a restore), a
+                    # statement timeout, a full disk. Nothing this request can
+                    # fix: an outage (503, breaker open), not a bug (500).
+                    raise DatabaseUnavailable(f"the query failed: {described(exc)}") from exc
                 self._last_answer = time.monotonic()
                 return rows
         except PoolTimeout as exc:
             if self._saturated():
                 raise _PoolSaturated from exc
             raise DatabaseUnavailable("no database connection available") from exc
-        except psycopg.errors.UndefinedTable as exc:
-            # The schema is not migrated yet: a transient state, not a bug here.
-            raise DatabaseUnavailable("database schema not ready") from exc

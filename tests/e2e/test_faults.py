@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from app.settings import Settings
@@ -187,3 +188,45 @@ def test_api_started_before_the_database_serves_once_it_comes(stack: StackDriver
     first_ok = min(s.at_s for s in samples if s.status == 200)
     assert first_ok < DB_RECOVERY_S
     assert time.perf_counter() - accepting >= first_ok
+
+
+API_ROLE = Settings.model_fields["postgres_api_user"].default
+# What an operator can do to the schema under a running API, and its repair.
+SCHEMA_DAMAGE = {
+    "renamed column": (
+        "ALTER TABLE students RENAME COLUMN promo TO promotion;",
+        "ALTER TABLE students RENAME COLUMN promotion TO promo;",
+    ),
+    "lost grant": (f"REVOKE SELECT ON students FROM {API_ROLE};", f"GRANT SELECT ON students TO {API_ROLE};"),  # noqa: S608
+}
+
+
+def log_lines_since(stack: StackDriver, before: bytes, text: bytes) -> int:
+    """How many more times `text` appears in the stack's logs than in `before`."""
+    return stack.logs().count(text) - before.count(text)
+
+
+@pytest.mark.parametrize("damage", list(SCHEMA_DAMAGE))
+def test_a_students_table_the_api_cannot_read_is_a_fast_503_not_a_500(
+    stack: StackDriver, damage: str
+) -> None:
+    """Whatever the database answers instead of the students (a column
+    renamed, a grant lost in a restore), GET / says 503 at once, logs it
+    once per state change, never a traceback, and serves again once repaired."""
+    break_it, repair = SCHEMA_DAMAGE[damage]
+    logs_before = stack.logs()
+    stack.psql(break_it)
+    try:
+        samples = load(2.0)
+        # Not ready either: readiness asks what GET / needs, not SELECT 1.
+        readiness = httpx.get(API_URL + "readyz", timeout=5)
+    finally:
+        stack.psql(repair)
+    assert readiness.status_code == 503 and readiness.json()["database"] == "down"
+    assert {s.status for s in samples} == {503}, Counter(s.status for s in samples)
+    assert max(s.latency_ms for s in samples) < NO_HANG_MS
+    assert log_lines_since(stack, logs_before, b"Traceback") == 0
+    # One line per state change in each API worker, not one per request.
+    assert 1 <= log_lines_since(stack, logs_before, b"PostgreSQL unavailable") <= 4
+    back = load(DB_RECOVERY_S, clients=2)
+    assert back[-1].status == 200
