@@ -17,21 +17,26 @@ from tests.unit.clock import Clock
 
 
 class Pool:
-    """Records each disconnect's inuse_connections; raises `failure` if set."""
+    """Records each disconnect's inuse_connections; raises `failure` if set,
+    or never returns (a Redis that stops answering halfway through)."""
 
-    def __init__(self, failure: BaseException | None = None) -> None:
+    def __init__(self, failure: BaseException | None = None, hang: bool = False) -> None:
         self.disconnects: list[bool] = []
         self.failure = failure
+        self.hang = hang
 
     async def disconnect(self, inuse_connections: bool = True) -> None:
         self.disconnects.append(inuse_connections)
+        if self.hang:
+            await asyncio.Event().wait()
         if self.failure is not None:
             raise self.failure
 
 
 class ScriptedClient:
-    """Answers INCRBY from a script: an int, an exception to raise, or 'hang';
-    each answer takes `delay` seconds."""
+    """Answers INCRBY from a script: an int, an exception to raise, 'hang', or
+    'stubborn' (hangs, and its clean-up after a cancellation hangs too, as a
+    close waiting for a frozen peer does); each answer takes `delay` seconds."""
 
     def __init__(self, *answers: object, delay: float = 0.0) -> None:
         self.answers = list(answers)
@@ -47,6 +52,11 @@ class ScriptedClient:
         answer = self.answers.pop(0)
         if answer == "hang":
             await asyncio.sleep(3600)
+        if answer == "stubborn":
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                await asyncio.shield(asyncio.Event().wait())
         if isinstance(answer, BaseException):
             raise answer
         assert isinstance(answer, int)
@@ -189,3 +199,33 @@ def test_requests_do_not_wait_behind_the_probe_of_a_redis_down() -> None:
 
     # The other request is answered (without views) while the probe still hangs.
     assert asyncio.run(scenario()) == (None, False, None)
+
+
+def bounded(scenario: Callable[[], Awaitable[object]], seconds: float = 2.0) -> object:
+    """Run the scenario, failing (instead of hanging the suite) past `seconds`."""
+
+    async def within() -> object:
+        return await asyncio.wait_for(scenario(), seconds)
+
+    return asyncio.run(within())
+
+
+@pytest.mark.parametrize("stuck", ["disconnect", "command"])
+def test_a_redis_that_stops_answering_never_leaves_the_counter_stuck(stuck: str) -> None:
+    """Every await on Redis is bounded: a disconnect that never returns, or a
+    command whose clean-up after its timeout never ends, costs the timeout
+    once; after the back-off the counter counts again."""
+    first = RedisTimeoutError("no answer") if stuck == "disconnect" else "stubborn"
+    client, clock = ScriptedClient(first, 9), Clock()
+    client.connection_pool = Pool(hang=stuck == "disconnect")
+    views = counter(client, clock)
+
+    async def scenario() -> tuple[object, object]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        skipped = await views.increment()
+        assert loop.time() - start < 1.0
+        clock.now += 2.5
+        return skipped, await views.increment()
+
+    assert bounded(scenario) == (None, 9)
