@@ -95,11 +95,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RejectControlCharacters)
     app.add_middleware(CatchUnexpected)
 
-    @app.get("/", summary="Students with the global view counter")
-    async def list_students(store: Store, counter: Counter) -> Any:
+    # HEAD wherever GET (RFC 9110 9.1): FastAPI's routes do not add it.
+    @app.api_route("/", methods=["GET", "HEAD"], summary="Students with the global view counter")
+    async def list_students(request: Request, store: Store, counter: Counter) -> Any:
         """Every student, each with `views`: how many student lists have been
         served, this one included (absent while Redis is unavailable). A 503
-        is not counted, so a value is served once and values only go up."""
+        is not counted, so a value is served once and values only go up. HEAD
+        reads the students (its status is GET's) but serves and counts nothing."""
         try:
             students = await store.fetch_students()
         except DatabaseUnavailable as exc:
@@ -107,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _unavailable(exc.detail)
         # Counted only once the list is in hand, never undone: an undo would
         # hand the same value out again after concurrent requests took higher ones.
-        views = await counter.increment()
+        views = await counter.increment() if request.method == "GET" else None
         for student in students:
             html_encoded(student)
             if views is not None:  # an omitted key is what the page shows as "N/A (Cache HS)"
@@ -115,11 +117,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Serialised once by orjson: the rows are plain dicts, nothing to validate.
         return Response(orjson.dumps(students), media_type="application/json")
 
-    @app.get("/healthz", summary="Liveness: the process answers")
+    @app.api_route("/healthz", methods=["GET", "HEAD"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="Readiness: the database answers; Redis is reported")
+    @app.api_route(
+        "/readyz", methods=["GET", "HEAD"], summary="Readiness: the database answers; Redis is reported"
+    )
     async def readyz(store: Store, counter: Counter) -> Any:
         database_up, redis_up = await asyncio.gather(store.ping(), counter.ping())
         body = {

@@ -24,7 +24,7 @@ def test_the_template_needs_exactly_the_variables_both_runs_define() -> None:
     assert "${" not in rendered
     assert "server api:8000 max_fails=0 resolve;" in rendered
     assert "resolver 127.0.0.11 valid=2s" in rendered
-    assert "$proxy_add_x_forwarded_for" in rendered  # nginx's own variables kept
+    assert "proxy_set_header Origin $api_origin;" in rendered  # nginx's own variables kept
 
 
 def test_the_native_main_config_is_the_containers_with_paths_moved() -> None:
