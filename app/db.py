@@ -3,7 +3,8 @@
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -12,14 +13,21 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from app.breaker import Breaker, BreakerOpen
 from app.settings import Settings
+from app.students import StudentsPage
 
 # How long a retry after a dead connection waits for another one: only an
 # idle connection will do, a new one would take a connect.
 IDLE_ONLY_S = 0.01
-STUDENTS_QUERY = "SELECT id, nom, promo FROM students ORDER BY id"
+# A page in id order (keyset: the primary key's index, whatever the table
+# holds), one row more than asked to tell whether another page follows.
+FIRST_PAGE_QUERY = "SELECT id, nom, promo FROM students ORDER BY id LIMIT %s"
+NEXT_PAGE_QUERY = "SELECT id, nom, promo FROM students WHERE id > %s ORDER BY id LIMIT %s"
 # The same columns and privileges, no row: planned and checked, nothing read.
 READINESS_QUERY = "SELECT id, nom, promo FROM students LIMIT 0"
 Rows = list[dict[str, Any]]
+# A page: the id it starts after (None: the first), and how many rows.
+PageKey = tuple[int | None, int]
+T = TypeVar("T")
 # A failed connection attempt is retried with a doubling delay (1 s, 2 s, 4 s…)
 # until this timeout, then dropped; the next request starts a fresh attempt at
 # once. Without the cap, a long outage would leave a 30 s+ wait between
@@ -102,10 +110,9 @@ class StudentStore:
         # pool from a database that no longer answers.
         self._last_answer = 0.0
         self._breaker = Breaker("PostgreSQL", settings.db_backoff, "answering 503")
-        # The students read in flight, shared by the requests that arrive
-        # meanwhile, and when it started.
-        self._reading: asyncio.Future[Rows] | None = None
-        self._reading_since = 0.0
+        # The read in flight of each page, shared by the requests that
+        # arrive meanwhile, and when it started.
+        self._reading: dict[PageKey, tuple[asyncio.Future[StudentsPage], float]] = {}
         self._pool = AsyncConnectionPool(
             conninfo(settings),
             min_size=settings.db_pool_min_size,
@@ -122,10 +129,9 @@ class StudentStore:
     async def close(self) -> None:
         await self._pool.close()
 
-    async def fetch_students(self) -> list[dict[str, Any]]:
-        """Every student, as rows the caller may change."""
-        rows = await self._through_breaker(self._shared_students_read)
-        return [dict(row) for row in rows]
+    async def fetch_page(self, after: int | None, limit: int) -> StudentsPage:
+        """`limit` students in id order, from the first one or after the id `after`."""
+        return await self._through_breaker(lambda: self._shared_read((after, limit)))
 
     async def ping(self) -> bool:
         """Ready when the database answers the students query's shape: a
@@ -137,7 +143,7 @@ class StudentStore:
             return False
         return True
 
-    async def _through_breaker(self, read: Callable[[], Awaitable[Rows]]) -> Rows:
+    async def _through_breaker(self, read: Callable[[], Awaitable[T]]) -> T:
         try:
             return await self._breaker.call(read, (DatabaseUnavailable,))
         except BreakerOpen as exc:
@@ -145,19 +151,19 @@ class StudentStore:
         except _PoolSaturated as exc:
             raise DatabaseBusy("every database connection is busy") from exc
 
-    async def _shared_students_read(self) -> Rows:
-        """The students read in flight, or a new one: a request that arrives
-        while a read runs shares its answer (one query per burst of requests
-        instead of one each), if it is young (JOIN_WINDOW_S). Each request
-        waits at most the acquire timeout, as for a connection; a wait that
-        runs out is overload (503, breaker closed) while queries keep
-        completing, an outage otherwise."""
-        reading, now = self._reading, time.monotonic()
-        if reading is None or reading.done() or now - self._reading_since > JOIN_WINDOW_S:
-            reading = self._reading = asyncio.ensure_future(self._query(STUDENTS_QUERY))
-            # Its failure is each waiter's; a read nobody waits for any more is not an error.
-            reading.add_done_callback(lambda read: read.cancelled() or read.exception())
-            self._reading_since = now
+    async def _shared_read(self, page: PageKey) -> StudentsPage:
+        """The read in flight of this page, or a new one: a request that
+        arrives while a read runs shares its answer (one query, and one
+        encoding, per burst of requests instead of one each), if it is young
+        (JOIN_WINDOW_S). Each request waits at most the acquire timeout, as
+        for a connection; a wait that runs out is overload (503, breaker
+        closed) while queries keep completing, an outage otherwise."""
+        entry, now = self._reading.get(page), time.monotonic()
+        if entry is None or entry[0].done() or now - entry[1] > JOIN_WINDOW_S:
+            entry = (asyncio.ensure_future(self._read(*page)), now)
+            entry[0].add_done_callback(partial(self._forget, page))
+            self._reading[page] = entry
+        reading = entry[0]
         try:
             # Shielded: a request that goes away does not cancel the others' read.
             return await asyncio.wait_for(asyncio.shield(reading), self._acquire_timeout)
@@ -166,6 +172,21 @@ class StudentStore:
             if self._answering():
                 raise _PoolSaturated from None
             raise DatabaseUnavailable("the database does not answer") from None
+
+    def _forget(self, page: PageKey, read: asyncio.Future[StudentsPage]) -> None:
+        """A finished read is joined no more. Its failure is each waiter's: a
+        read nobody waits for any more is not an error."""
+        read.cancelled() or read.exception()
+        entry = self._reading.get(page)
+        if entry is not None and entry[0] is read:
+            del self._reading[page]
+
+    async def _read(self, after: int | None, limit: int) -> StudentsPage:
+        if after is None:
+            rows = await self._query(FIRST_PAGE_QUERY, (limit + 1,))
+        else:
+            rows = await self._query(NEXT_PAGE_QUERY, (after, limit + 1))
+        return StudentsPage.encode(rows, limit)
 
     def _saturated(self) -> bool:
         """Connections are out and queries keep completing: overload, not an
@@ -178,9 +199,9 @@ class StudentStore:
         """A query completed lately (a frozen database completes none)."""
         return time.monotonic() - self._last_answer < max(self._acquire_timeout, STALL_S)
 
-    async def _query(self, query: str) -> list[dict[str, Any]]:
+    async def _query(self, query: str, params: tuple[int, ...] = ()) -> Rows:
         try:
-            return await self._query_once(query, self._acquire_timeout)
+            return await self._query_once(query, params, self._acquire_timeout)
         except _DeadConnection as failed:
             # After a database restart every idle pooled connection is dead
             # and fails at once on use (the pool then drops it). Try the other
@@ -190,19 +211,19 @@ class StudentStore:
             # costs GET / a good part of its throughput.)
             for _ in range(self._max_size):
                 try:
-                    return await self._query_once(query, wait_s=IDLE_ONLY_S)
+                    return await self._query_once(query, params, wait_s=IDLE_ONLY_S)
                 except _DeadConnection:
                     continue  # another dead one, now dropped
                 except (DatabaseUnavailable, _PoolSaturated):
                     break  # no idle connection left to try
             raise DatabaseUnavailable(f"database connection failed ({failed})") from failed
 
-    async def _query_once(self, query: str, wait_s: float) -> list[dict[str, Any]]:
+    async def _query_once(self, query: str, params: tuple[int, ...], wait_s: float) -> Rows:
         try:
             async with self._pool.connection(timeout=wait_s) as conn:
                 try:
-                    cursor = await conn.execute(query)
-                    rows: list[dict[str, Any]] = await cursor.fetchall()  # type: ignore[assignment]
+                    cursor = await conn.execute(query, params)
+                    rows: Rows = await cursor.fetchall()  # type: ignore[assignment]
                 except psycopg.Error as exc:
                     if conn.broken or isinstance(exc, psycopg.InterfaceError):
                         raise _DeadConnection(described(exc)) from exc

@@ -4,20 +4,19 @@ Run with ``uvicorn app.main:create_app --factory``: nothing connects at import.
 """
 
 import asyncio
-import html
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import orjson
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from app.counter import ViewCounter
 from app.db import DatabaseUnavailable, StudentStore
 from app.middleware import RETRY_AFTER_SECONDS, CatchUnexpected, InFlightLimit, RejectControlCharacters
-from app.settings import Settings, get_settings
+from app.settings import STUDENTS_PAGE_MAX, Settings, get_settings
 
 
 def _unavailable(detail: str) -> JSONResponse:
@@ -43,18 +42,26 @@ Store = Annotated[StudentStore, Depends(get_store)]
 Counter = Annotated[ViewCounter, Depends(get_counter)]
 
 
-def html_encoded(row: dict[str, Any]) -> dict[str, Any]:
-    """The row's text fields HTML-encoded, in place.
+class StudentOut(BaseModel):
+    """One student as GET / serves it (documentation: the answer is encoded
+    without this model). Text fields are HTML-encoded for the page's innerHTML."""
 
-    The page writes them with innerHTML, which decodes the entities: text
-    shows as written ("O'Brien", "R&D"), and markup shows as text instead of
-    becoming elements (a stored <meta http-equiv=refresh> would redirect every
-    visitor, and no CSP directive governs it).
-    """
-    for key, value in row.items():
-        if isinstance(value, str):
-            row[key] = html.escape(value, quote=True)
-    return row
+    id: int
+    nom: str
+    promo: str
+    views: int | None = Field(default=None, description="omitted (not null) while the counter is unavailable")
+
+
+LINK_HEADER = {
+    "description": 'the next page, when there is one: </?after=ID&limit=N>; rel="next" (RFC 8288)',
+    "schema": {"type": "string"},
+}
+# The range of the students' SERIAL ids.
+INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
+
+
+def next_link(after: int, limit: int) -> str:
+    return f'</?after={after}&limit={limit}>; rel="next"'
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -91,39 +98,58 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET"],
         allow_credentials=False,
+        # The next page's address, for a script on the page's origin.
+        expose_headers=["Link"],
     )
     app.add_middleware(RejectControlCharacters)
     app.add_middleware(CatchUnexpected)
 
-    # HEAD wherever GET (RFC 9110 9.1): FastAPI's routes do not add it.
-    @app.api_route("/", methods=["GET", "HEAD"], summary="Students with the global view counter")
-    async def list_students(request: Request, store: Store, counter: Counter) -> Any:
-        """Every student, each with `views`: how many student lists have been
-        served, this one included (absent while Redis is unavailable). A 503
-        is not counted, so a value is served once and values only go up. HEAD
-        reads the students (its status is GET's) but serves and counts nothing."""
+    # HEAD wherever GET (RFC 9110 9.1): FastAPI's routes do not add it. One
+    # route per method, so that each operation has an id of its own.
+    students_route: dict[str, Any] = {
+        "summary": "Students with the global view counter, one page at a time",
+        "response_model": None,
+        "responses": {200: {"model": list[StudentOut], "headers": {"Link": LINK_HEADER}}},
+    }
+
+    @app.get("/", **students_route)
+    @app.head("/", **students_route)
+    async def list_students(
+        request: Request,
+        store: Store,
+        counter: Counter,
+        after: Annotated[
+            int | None, Query(ge=INT4_MIN, le=INT4_MAX, description="the last id of the previous page")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=STUDENTS_PAGE_MAX)] = settings.students_page_size,
+    ) -> Response:
+        """Students in id order, `limit` at a time: without parameters, the
+        first page, which is what the dashboard shows. Each has `views`: how
+        many student lists have been served, this one included (absent while
+        Redis is unavailable). A 503 is not counted, so a value is served once
+        and values only go up. HEAD reads the page (its status is GET's) but
+        counts no view."""
         try:
-            students = await store.fetch_students()
+            page = await store.fetch_page(after, limit)
         except DatabaseUnavailable as exc:
             # Logged once by the breaker when the database goes down, not per request.
             return _unavailable(exc.detail)
         # Counted only once the list is in hand, never undone: an undo would
         # hand the same value out again after concurrent requests took higher ones.
         views = await counter.increment() if request.method == "GET" else None
-        for student in students:
-            html_encoded(student)
-            if views is not None:  # an omitted key is what the page shows as "N/A (Cache HS)"
-                student["views"] = views
-        # Serialised once by orjson: the rows are plain dicts, nothing to validate.
-        return Response(orjson.dumps(students), media_type="application/json")
+        # Relative (RFC 8288): nothing taken from the Host header.
+        headers = {} if page.next_after is None else {"Link": next_link(page.next_after, limit)}
+        return Response(page.body(views), media_type="application/json", headers=headers)
 
-    @app.api_route("/healthz", methods=["GET", "HEAD"], summary="Liveness: the process answers")
+    @app.get("/healthz", summary="Liveness: the process answers")
+    @app.head("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.api_route(
-        "/readyz", methods=["GET", "HEAD"], summary="Readiness: the database answers; Redis is reported"
-    )
+    readiness = "Readiness: the database answers the students query; Redis is reported"
+
+    @app.get("/readyz", summary=readiness)
+    @app.head("/readyz", summary=readiness)
     async def readyz(store: Store, counter: Counter) -> Any:
         database_up, redis_up = await asyncio.gather(store.ping(), counter.ping())
         body = {

@@ -25,6 +25,8 @@ REDIS_HEALTHCHECK_USER = "healthcheck"
 # Connections of the API's role beyond its pools' maximum: a worker's
 # replacement connecting while the old backends are not reaped yet.
 API_CONNECTION_RESERVE = 5
+# The largest `limit` a client may ask of GET /.
+STUDENTS_PAGE_MAX = 1000
 # Names written unquoted into the ACL file (split on spaces) and into SQL (quoted anyway).
 _ROLE_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
 _REDIS_NAME = r"^[A-Za-z0-9_.:-]+$"
@@ -148,6 +150,10 @@ class Settings(BaseSettings):
     # replica, as under Compose): stop at once.
     api_drain_seconds: float = Field(default=0.0, ge=0, le=60)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CORS_ORIGINS
+    # Students per answer of GET / when the client asks no `limit`: what the
+    # immutable page shows. Each answer's time and memory stay bounded
+    # whatever the table holds; the rest is reached page by page (Link).
+    students_page_size: int = Field(default=100, ge=1, le=STUDENTS_PAGE_MAX)
 
     # Migrations and secrets
     sql_dir: Path = Path(__file__).resolve().parent.parent / "sqlfiles"

@@ -11,6 +11,7 @@ import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -135,9 +136,56 @@ def test_the_student_list_is_compressed(stack: StackDriver) -> None:
             raw = response.read()
             assert response.headers["Content-Encoding"] == "gzip"
         plain = gzip.decompress(raw)
-        assert len(json.loads(plain)) == 210 and len(raw) * 4 < len(plain)
+        assert len(json.loads(plain)) == PAGE_SIZE and len(raw) * 4 < len(plain)
     finally:
         stack.psql("DELETE FROM students WHERE promo = 'M2 Compression';")
+
+
+PAGE_SIZE = Settings.model_fields["students_page_size"].default
+LARGE_TABLE = 10_000
+
+
+def next_page(headers: dict[str, str]) -> str | None:
+    """The next page's URL from a Link header (RFC 8288), if any."""
+    link = {name.lower(): value for name, value in headers.items()}.get("link")
+    if link is None:
+        return None
+    found = re.fullmatch(r'<([^>]+)>; rel="next"', link)
+    assert found is not None, link
+    return urljoin(API_URL, found.group(1))
+
+
+def test_a_large_table_is_served_in_bounded_pages_and_the_page_shows_the_first(
+    stack: StackDriver, page: Page
+) -> None:
+    """Every answer is one bounded page in id order; a Link header leads to
+    the next, and following them yields every student once. The immutable
+    page, which reads no header, shows the first page."""
+    rows = f"generate_series(1, {LARGE_TABLE})"
+    stack.psql(f"INSERT INTO students (nom, promo) SELECT 'Étudiant ' || n, 'M2 Volume' FROM {rows} AS n;")  # noqa: S608
+    try:
+        ids: list[int] = []
+        url: str | None = API_URL
+        while url is not None:
+            status, headers, body = fetch(url)
+            rows = json.loads(body)
+            assert status == 200 and 0 < len(rows) <= PAGE_SIZE, (url, status)
+            ids += [row["id"] for row in rows]
+            url = next_page(headers)
+        assert len(ids) == len(set(ids)) == LARGE_TABLE + 10 and ids == sorted(ids)
+        open_dashboard(page)
+        expect(page.locator(".card")).to_have_count(PAGE_SIZE, timeout=POLL_TIMEOUT_MS)
+    finally:
+        stack.psql("DELETE FROM students WHERE promo = 'M2 Volume';")
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=100000", "limit=x", "after=x", "after=1e3", "after=99999999999"]
+)
+def test_a_page_asked_wrongly_is_a_json_422(stack: StackDriver, query: str) -> None:
+    status, headers, body = fetch(f"{API_URL}?{query}")
+    assert status == 422 and headers["Content-Type"] == "application/json", (query, status)
+    assert json.loads(body)["detail"]
 
 
 def test_overload_degrades_to_fast_503s_never_a_500(stack: StackDriver) -> None:
