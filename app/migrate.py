@@ -104,6 +104,11 @@ def close_maintenance_databases(conn: psycopg.Connection, settings: Settings, ro
         conn.execute(revoke.format(sql.Identifier(name), role))
 
 
+def report_notice(notice: psycopg.errors.Diagnostic) -> None:
+    level = logging.WARNING if notice.severity_nonlocalized == "WARNING" else logging.INFO
+    log.log(level, "%s", notice.message_primary)
+
+
 def migrate(settings: Settings) -> list[str]:
     """Apply every script, then set up the API's role; returns the scripts'
     names in the order applied."""
@@ -111,6 +116,9 @@ def migrate(settings: Settings) -> list[str]:
         raise ValueError("POSTGRES_API_PASSWORD_FILE is not set: the API's role gets its password from it")
     applied = []
     with connect_with_retry(settings) as conn:
+        # What a script reports (RAISE WARNING: rows it kept but could not
+        # bring under a new rule) reaches the operator through this log.
+        conn.add_notice_handler(report_notice)
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
         for path in migration_files(settings.sql_dir):
             # No parameters: psycopg sends the script as one simple query, so

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import time
+import unicodedata
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,50 @@ def request_line(method: str, path: str, host: str = "x") -> bytes:
 def test_markup_cannot_be_stored(stack: StackDriver) -> None:
     with pytest.raises(AssertionError, match="students_no_markup"):
         insert_students(stack, [(REDIRECT, "M2")])
+
+
+BLANK_LOOKING = {
+    "zero-width space": "\u200b\u200b",
+    "no-break space": "\u00a0",
+    "tab": "\t",
+    "word joiner": "\u2060",
+    "ideographic space": "\u3000",
+}
+
+
+@pytest.mark.parametrize("kind", list(BLANK_LOOKING))
+def test_a_name_with_nothing_visible_cannot_be_stored(stack: StackDriver, kind: str) -> None:
+    with pytest.raises(AssertionError, match="students_"):
+        insert_students(stack, [(BLANK_LOOKING[kind], "M2 Informatique")])
+
+
+# Seeded as ("Camille Martin", "M2 Informatique") and ("Léa Dubois", ...).
+LOOK_ALIKES = {
+    "zero-width space inside": ("Camille\u200b Martin", "M2 Informatique"),
+    "trailing space": ("Camille Martin ", "M2 Informatique"),
+    "double space": ("Camille  Martin", "M2 Informatique"),
+    "decomposed é (NFD)": (unicodedata.normalize("NFD", "Léa Dubois"), "M2 Informatique"),
+    "Cyrillic a (U+0430)": ("Camille M\u0430rtin", "M2 Informatique"),
+    "look-alike promo": ("Camille Martin", "M2 Informatique\u200d"),
+}
+
+
+@pytest.mark.parametrize("kind", list(LOOK_ALIKES))
+def test_a_look_alike_of_a_stored_student_cannot_be_stored(stack: StackDriver, kind: str) -> None:
+    with pytest.raises(AssertionError, match="students_"):
+        insert_students(stack, [LOOK_ALIKES[kind]])
+
+
+def test_names_are_stored_as_they_look(stack: StackDriver) -> None:
+    """NFC, the invisible characters gone, one space between words, trimmed;
+    a name mixing scripts across its words is a name like any other."""
+    stored = unicodedata.normalize("NFD", "  Zoé\u200b  Çelik\u00a0") + " Петрова"
+    insert_students(stack, [(stored, "M2\u3000Data")])
+    try:
+        rows = stack.psql("SELECT nom || '|' || promo FROM students WHERE promo LIKE 'M2%Data';")
+        assert "Zoé Çelik Петрова|M2 Data" in rows, rows
+    finally:
+        stack.psql("DELETE FROM students WHERE promo = 'M2 Data';")
 
 
 def test_markup_stored_before_the_check_shows_as_text(stack: StackDriver, browser: Browser) -> None:

@@ -2,6 +2,7 @@
 natively and on the engine."""
 
 import dataclasses
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -69,5 +70,50 @@ def test_poc_volume_is_upgraded_by_make_up(tmp_path: Path, page: Page) -> None:
         users = driver.psql("SELECT nom, prenom, email FROM utilisateur ORDER BY id;")
         assert "Alice" in users and "paul@example.fr" in users
         assert "(2 rows)" in users
+    finally:
+        driver.clean()
+
+
+# Rows a volume of v003 could hold, which v004 no longer lets in.
+BEFORE_V004 = [
+    ("\u200b", "M2 Informatique"),  # nothing visible
+    ("Camille Martin ", "M2 Informatique"),  # looks like the seeded Camille Martin
+    ("Hugo Thom\u0430s", "M2 Cybersécurité"),  # a Cyrillic a (U+0430) among Latin letters
+]
+
+
+def test_a_volume_holding_rows_v004_refuses_is_upgraded_and_they_are_reported(
+    tmp_path: Path, page: Page
+) -> None:
+    """Rows that break the new rules are kept (never changed nor deleted)
+    and named in the migrate step's log; once the operator has removed them,
+    the next `make up` applies the rules to every row."""
+    driver = StackDriver(tmp_path / "state", mode=E2E_MODE)
+    scripts = tmp_path / "v003-sqlfiles"
+    scripts.mkdir()
+    for path in sorted((REPO_ROOT / "sqlfiles").glob("*.sql"))[:3]:
+        shutil.copy(path, scripts)
+    values = ", ".join(f"('{nom}', '{promo}')" for nom, promo in BEFORE_V004)
+    with poc_database_running(driver, scripts, tmp_path):
+        driver.psql(f"INSERT INTO students (nom, promo) VALUES {values};")  # noqa: S608 (constants)
+    try:
+        driver.up()
+        log = driver.logs().decode(errors="replace")
+        assert "students 11 have a nom or promo with nothing visible" in log, log[-3000:]
+        assert "students 13 have a word mixing Latin, Cyrillic or Greek letters" in log
+        assert "students that look the same (1, 12)" in log
+        assert "(13 rows)" in driver.psql("SELECT id FROM students;")
+        open_dashboard(page)
+        assert numeric_views(page) >= 1
+
+        driver.psql("DELETE FROM students WHERE id > 10;")
+        driver.up()
+        rules = driver.psql(
+            "SELECT string_agg(conname || '=' || convalidated, ' ' ORDER BY conname) FROM pg_constraint"
+            " WHERE conname IN ('students_visible', 'students_one_script_per_word');"
+            " SELECT to_regclass('students_visible_nom_promo_key') IS NOT NULL AS unique_look;"
+        )
+        assert "students_one_script_per_word=true students_visible=true" in rules, rules
+        assert re.search(r"unique_look\s*-+\s*t\b", rules), rules
     finally:
         driver.clean()
