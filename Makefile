@@ -24,7 +24,7 @@ CONNECTIONS ?= 16
 DURATION ?= 10
 SOAK_SECONDS ?= 300
 
-.PHONY: help up down ps logs stop start kill pause unpause psql clean test test-native test-engine test-docker test-swarm swarm-up swarm-down swarm-clean lint bench bench-engine soak deps deps-test requirements
+.PHONY: help up down ps logs stop start kill pause unpause psql redis-cli clean test test-native test-engine test-docker test-swarm swarm-up swarm-down swarm-clean lint bench bench-engine soak deps deps-test requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -87,6 +87,8 @@ unpause: ## resume a frozen service
 	$(COMPOSE) unpause $(SERVICE)
 psql: ## psql on the stack's database (reads SQL from stdin when piped)
 	@tty=; [ -t 0 ] || tty=-T; $(COMPOSE) exec $$tty db sh -c 'exec psql -v ON_ERROR_STOP=1 -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
+redis-cli: ## redis-cli on the stack's Redis as its admin user (reads commands from stdin when piped)
+	@tty=; [ -t 0 ] || tty=-T; $(COMPOSE) exec $$tty redis sh -c 'REDISCLI_AUTH="$$(cat /run/dashboard-secrets/redis_admin_password)" exec redis-cli --user admin'
 clean: ## remove the containers and the data (asks, unless CI=true)
 	$(confirm_clean)
 	$(COMPOSE) down --volumes --remove-orphans

@@ -14,7 +14,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from app.settings import REDIS_HEALTHCHECK_USER, Settings, get_settings
+from app.settings import REDIS_ADMIN_USER, REDIS_HEALTHCHECK_USER, Settings, get_settings
 
 log = logging.getLogger("app.init_secrets")
 
@@ -23,7 +23,8 @@ DB_SECRET = "db_password"  # noqa: S105  (the owner, POSTGRES_USER)
 DB_API_SECRET = "db_api_password"  # noqa: S105  (the API's role, POSTGRES_API_USER)
 REDIS_SECRET = "redis_password"  # noqa: S105  (the API's Redis user, REDIS_USER)
 REDIS_HEALTHCHECK_SECRET = "redis_healthcheck_password"  # noqa: S105
-PASSWORD_FILES = (DB_SECRET, DB_API_SECRET, REDIS_SECRET, REDIS_HEALTHCHECK_SECRET)
+REDIS_ADMIN_SECRET = "redis_admin_password"  # noqa: S105  (the operator's Redis user)
+PASSWORD_FILES = (DB_SECRET, DB_API_SECRET, REDIS_SECRET, REDIS_HEALTHCHECK_SECRET, REDIS_ADMIN_SECRET)
 REDIS_ACL = "redis-users.acl"
 # What the API sends: a view's increment (redis-py's incr() sends INCRBY key
 # 1) and PING (readiness). AUTH needs no permission. redis-py's CLIENT SETINFO
@@ -59,17 +60,21 @@ def _literal_pattern(key: str) -> str:
 def redis_acl(
     api_password: str,
     healthcheck_password: str,
+    admin_password: str,
     api_user: str = DEFAULT_REDIS_USER,
     counter_key: str = DEFAULT_COUNTER_KEY,
 ) -> str:
     """The ACL file: `default` off, the API's user on its one key with the
-    commands it sends, the healthcheck user with PING. Hashes only."""
+    commands it sends, the healthcheck user with PING, the operator's admin
+    user with everything (a counter to repair, a rewrite of the AOF). Hashes
+    only."""
     return (
         "user default off resetpass resetkeys resetchannels -@all\n"
         f"user {api_user} on {_password_hash(api_password)} resetkeys ~{_literal_pattern(counter_key)}"
         f" resetchannels -@all {' '.join(REDIS_API_COMMANDS)}\n"
         f"user {REDIS_HEALTHCHECK_USER} on {_password_hash(healthcheck_password)}"
         " resetkeys resetchannels -@all +ping\n"
+        f"user {REDIS_ADMIN_USER} on {_password_hash(admin_password)} ~* &* +@all\n"
     )
 
 
@@ -83,9 +88,10 @@ def ensure_secrets(
     """Create the missing secrets, and the ACL file for the API's Redis user
     `redis_user` and its key `counter_key`; returns the names created."""
     created = [name for name in PASSWORD_FILES if _write_once(directory / name, secrets.token_urlsafe(32))]
-    acl = redis_acl(
-        _read(directory, REDIS_SECRET), _read(directory, REDIS_HEALTHCHECK_SECRET), redis_user, counter_key
+    api, healthcheck, admin = (
+        _read(directory, name) for name in (REDIS_SECRET, REDIS_HEALTHCHECK_SECRET, REDIS_ADMIN_SECRET)
     )
+    acl = redis_acl(api, healthcheck, admin, api_user=redis_user, counter_key=counter_key)
     acl_path = directory / REDIS_ACL
     if acl_path.exists() and acl_path.read_text(encoding="utf-8") != acl:
         # Derived: follow a replaced password, a renamed user or key, and an

@@ -22,6 +22,8 @@ DEFAULT_CORS_ORIGINS = ("http://localhost:8080", "http://127.0.0.1:8080")
 # The Redis user of the healthchecks (PING only). Fixed: the compose file's
 # redis healthcheck names it too.
 REDIS_HEALTHCHECK_USER = "healthcheck"
+# The operator's Redis user (every command), for repairs by hand.
+REDIS_ADMIN_USER = "admin"
 # Connections of the API's role beyond its pools' maximum: a worker's
 # replacement connecting while the old backends are not reaped yet.
 API_CONNECTION_RESERVE = 5
@@ -185,8 +187,9 @@ class Settings(BaseSettings):
         # The migrate step strips the API's role of every attribute: never the owner.
         if self.postgres_api_user == self.postgres_user:
             raise ValueError("POSTGRES_API_USER must differ from POSTGRES_USER (the owner)")
-        if self.redis_user in ("default", REDIS_HEALTHCHECK_USER):
-            raise ValueError(f"REDIS_USER must not be 'default' nor '{REDIS_HEALTHCHECK_USER}'")
+        if self.redis_user in ("default", REDIS_HEALTHCHECK_USER, REDIS_ADMIN_USER):
+            taken = f"'default', '{REDIS_HEALTHCHECK_USER}' nor '{REDIS_ADMIN_USER}'"
+            raise ValueError(f"REDIS_USER must not be {taken}")
         return self
 
     @property

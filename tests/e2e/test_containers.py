@@ -5,10 +5,11 @@ import json
 import subprocess
 import time
 
+from app.settings import Settings
 from bench.driver import API_URL, StackDriver
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import docker_only
-from tests.e2e.test_edge import fetch
+from tests.e2e.test_edge import fetch, views_now
 
 pytestmark = docker_only
 
@@ -108,3 +109,12 @@ def test_the_edge_follows_the_api_to_a_new_address(stack: StackDriver) -> None:
     time.sleep(3)  # the resolver's answers are trusted for 2 s
     for _ in range(20):
         assert fetch(API_URL)[0] == 200
+
+
+def test_the_operator_repairs_the_counter_as_redis_admin(stack: StackDriver) -> None:
+    """make redis-cli logs in as the admin user, whose password is a generated
+    secret like the others (the API's user may only INCRBY)."""
+    key = Settings.model_fields["counter_key"].default
+    views = views_now()
+    assert stack.make("redis-cli", stdin=f"SET {key} {views + 1000}\n").strip() == "OK"
+    assert views_now() == views + 1001

@@ -19,10 +19,10 @@ from redis.exceptions import AuthenticationError, NoPermissionError
 
 from app.counter import ViewCounter
 from app.db import FIRST_PAGE_QUERY, conninfo
-from app.init_secrets import REDIS_ACL, REDIS_HEALTHCHECK_SECRET
+from app.init_secrets import REDIS_ACL, REDIS_ADMIN_SECRET, REDIS_HEALTHCHECK_SECRET
 from app.main import create_app
 from app.migrate import MAINTENANCE_DATABASES, migrate
-from app.settings import REDIS_HEALTHCHECK_USER, Settings
+from app.settings import REDIS_ADMIN_USER, REDIS_HEALTHCHECK_USER, Settings
 from native.config import NativeConfig
 from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
@@ -257,6 +257,24 @@ def healthcheck_redis(settings: Settings, stack: NativeStack) -> Redis:
         password=password,
         socket_timeout=2,
     )
+
+
+def test_the_operators_admin_user_can_repair_the_counter(
+    redis_client: Redis, settings: Settings, stack: NativeStack
+) -> None:
+    password = (stack.config.secrets_dir / REDIS_ADMIN_SECRET).read_text().strip()
+    admin = Redis(
+        host=settings.redis_host,
+        port=settings.redis_port,
+        username=REDIS_ADMIN_USER,
+        password=password,
+        socket_timeout=2,
+    )
+    with admin:
+        repaired = int(admin.get(settings.counter_key) or 0) + 100
+        assert admin.type(settings.counter_key) in (b"string", b"none")
+        assert admin.set(settings.counter_key, repaired) is True
+    assert redis_client.incr(settings.counter_key) == repaired + 1
 
 
 def test_the_api_redis_user_counts_and_pings(redis_client: Redis, settings: Settings) -> None:

@@ -205,13 +205,20 @@ def test_redis_persists_with_aof() -> None:
     assert "appendonly yes" in conf and "appendfsync always" in conf
 
 
+def operator_commands_in(name: str) -> list[str]:
+    """The Makefile's commands that run inside the service (make psql, redis-cli)."""
+    makefile = (REPO_ROOT / "Makefile").read_text().splitlines()
+    return [line for line in makefile if re.search(rf"\$\(COMPOSE\) exec \S* ?{name} ", line)]
+
+
 def secret_files_named(name: str) -> set[str]:
     """The secret files a service reads: its *_FILE variables, its healthcheck,
-    and the configuration files it mounts (redis.conf's aclfile)."""
+    the configuration files it mounts (redis.conf's aclfile), and the
+    operator's commands run inside it."""
     service: dict[str, Any] = services()[name]
     configs = [REPO_ROOT / source for source, _ in volume_mounts(name).values() if source.startswith("./")]
     text = " ".join(
-        [str(service.get("environment")), str(service.get("healthcheck"))]
+        [str(service.get("environment")), str(service.get("healthcheck")), *operator_commands_in(name)]
         + [path.read_text() for path in configs if path.is_file()]
     )
     return set(re.findall(rf"{re.escape(SECRETS_MOUNT)}/([\w.-]+)", text))

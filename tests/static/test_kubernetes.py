@@ -15,7 +15,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from app.init_secrets import DB_SECRET, PASSWORD_FILES, REDIS_ACL
+from app.init_secrets import (
+    DB_SECRET,
+    PASSWORD_FILES,
+    REDIS_ACL,
+    REDIS_ADMIN_SECRET,
+    REDIS_HEALTHCHECK_SECRET,
+)
 from tests.conftest import REPO_ROOT
 from tests.static.compose import SECRETS_MOUNT, services, set_environment
 
@@ -328,8 +334,10 @@ def test_secret_files_are_mounted_one_item_each_read_only(name: str) -> None:
     # Every *_FILE variable names a mounted item, and nothing more is mounted
     # than what the variables and redis.conf (aclfile) read.
     files = {value for key, value in env(container).items() if key.endswith("_FILE")}
-    if name == "redis":
-        files = {f"{SECRETS_MOUNT}/{REDIS_ACL}", f"{SECRETS_MOUNT}/redis_healthcheck_password"}
+    if name == "redis":  # aclfile, the probes' user, and the operator's admin user (kubectl exec)
+        files = {
+            f"{SECRETS_MOUNT}/{name}" for name in (REDIS_ACL, REDIS_HEALTHCHECK_SECRET, REDIS_ADMIN_SECRET)
+        }
     assert mounted == files
 
 

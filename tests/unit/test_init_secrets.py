@@ -9,12 +9,13 @@ from app.init_secrets import (
     DB_SECRET,
     PASSWORD_FILES,
     REDIS_ACL,
+    REDIS_ADMIN_SECRET,
     REDIS_HEALTHCHECK_SECRET,
     REDIS_SECRET,
     ensure_secrets,
     redis_acl,
 )
-from app.settings import REDIS_HEALTHCHECK_USER, Settings
+from app.settings import REDIS_ADMIN_USER, REDIS_HEALTHCHECK_USER, Settings
 
 DEFAULT_USER = Settings.model_fields["redis_user"].default
 DEFAULT_KEY = Settings.model_fields["counter_key"].default
@@ -63,7 +64,7 @@ def test_two_stacks_get_different_passwords(tmp_path: Path) -> None:
 def test_acl_holds_the_hashes_not_the_passwords(tmp_path: Path) -> None:
     ensure_secrets(tmp_path)
     acl = read(tmp_path, REDIS_ACL)
-    for name in (REDIS_SECRET, REDIS_HEALTHCHECK_SECRET):
+    for name in (REDIS_SECRET, REDIS_HEALTHCHECK_SECRET, REDIS_ADMIN_SECRET):
         password = read(tmp_path, name)
         assert password not in acl
         assert f"#{hashlib.sha256(password.encode()).hexdigest()}" in acl
@@ -72,7 +73,7 @@ def test_acl_holds_the_hashes_not_the_passwords(tmp_path: Path) -> None:
 def test_acl_users_have_only_what_they_use(tmp_path: Path) -> None:
     ensure_secrets(tmp_path)
     users = acl_users(read(tmp_path, REDIS_ACL))
-    assert set(users) == {"default", DEFAULT_USER, REDIS_HEALTHCHECK_USER}
+    assert set(users) == {"default", DEFAULT_USER, REDIS_HEALTHCHECK_USER, REDIS_ADMIN_USER}
     assert users["default"] == ["off", "resetpass", "resetkeys", "resetchannels", "-@all"]
     api_hash = hashlib.sha256(read(tmp_path, REDIS_SECRET).encode()).hexdigest()
     assert users[DEFAULT_USER] == [
@@ -88,10 +89,12 @@ def test_acl_users_have_only_what_they_use(tmp_path: Path) -> None:
     health = users[REDIS_HEALTHCHECK_USER]
     assert health[0] == "on" and health[1].startswith("#")
     assert health[2:] == ["resetkeys", "resetchannels", "-@all", "+ping"]
+    admin = users[REDIS_ADMIN_USER]
+    assert admin[0] == "on" and admin[1].startswith("#") and admin[2:] == ["~*", "&*", "+@all"]
 
 
 def test_the_counter_key_is_matched_literally() -> None:
-    acl = redis_acl("api", "health", api_user="api-user", counter_key="views:*[a]?\\")
+    acl = redis_acl("api", "health", "admin", api_user="api-user", counter_key="views:*[a]?\\")
     assert "~views:\\*\\[a\\]\\?\\\\ " in acl
 
 
@@ -100,8 +103,8 @@ def test_acl_follows_a_password_brought_by_the_user(tmp_path: Path) -> None:
     (tmp_path / REDIS_SECRET).chmod(0o644)
     (tmp_path / REDIS_SECRET).write_text("my-own-password")
     ensure_secrets(tmp_path)
-    health = read(tmp_path, REDIS_HEALTHCHECK_SECRET)
-    assert read(tmp_path, REDIS_ACL) == redis_acl("my-own-password", health)
+    health, admin = read(tmp_path, REDIS_HEALTHCHECK_SECRET), read(tmp_path, REDIS_ADMIN_SECRET)
+    assert read(tmp_path, REDIS_ACL) == redis_acl("my-own-password", health, admin)
 
 
 def test_acl_follows_the_user_name_and_counter_key(tmp_path: Path) -> None:
@@ -125,13 +128,13 @@ def test_a_secrets_directory_of_the_previous_version_is_completed(tmp_path: Path
 
     created = ensure_secrets(tmp_path)
 
-    assert sorted(created) == sorted([DB_API_SECRET, REDIS_HEALTHCHECK_SECRET, REDIS_ACL])
+    assert sorted(created) == sorted([DB_API_SECRET, REDIS_HEALTHCHECK_SECRET, REDIS_ADMIN_SECRET, REDIS_ACL])
     assert {name: read(tmp_path, name) for name in old} == old
     users = acl_users(read(tmp_path, REDIS_ACL))
     assert users["default"][0] == "off"
     assert f"#{digest}" in users[DEFAULT_USER]
 
 
-@pytest.mark.parametrize("name", [DB_SECRET, DB_API_SECRET, REDIS_SECRET, REDIS_HEALTHCHECK_SECRET])
+@pytest.mark.parametrize("name", PASSWORD_FILES)
 def test_every_password_file_is_generated(tmp_path: Path, name: str) -> None:
     assert name in ensure_secrets(tmp_path)

@@ -16,10 +16,11 @@ from app.init_secrets import (
     DB_API_SECRET,
     DB_SECRET,
     PASSWORD_FILES,
+    REDIS_ADMIN_SECRET,
     REDIS_HEALTHCHECK_SECRET,
     REDIS_SECRET,
 )
-from app.settings import API_CONNECTION_RESERVE, REDIS_HEALTHCHECK_USER, Settings
+from app.settings import API_CONNECTION_RESERVE, REDIS_ADMIN_USER, REDIS_HEALTHCHECK_USER, Settings
 from native.application import api_environment, migrate_environment
 from native.config import NativeConfig
 from tests.static.compose import SECRETS_MOUNT, services, set_environment
@@ -62,6 +63,7 @@ def test_api_password_is_read_from_its_file_only(monkeypatch: pytest.MonkeyPatch
         ({"POSTGRES_API_USER": "Robert'); DROP"}, "postgres_api_user"),
         ({"REDIS_USER": "default"}, "REDIS_USER"),
         ({"REDIS_USER": REDIS_HEALTHCHECK_USER}, "REDIS_USER"),
+        ({"REDIS_USER": REDIS_ADMIN_USER}, "REDIS_USER"),
         ({"REDIS_USER": "two words"}, "redis_user"),
         ({"COUNTER_KEY": "dashboard views"}, "counter_key"),  # the ACL file splits on spaces
     ],
@@ -133,5 +135,5 @@ def test_native_runner_gives_the_same_split(tmp_path: Path) -> None:
 
 def test_every_password_file_is_listed_once() -> None:
     assert sorted(PASSWORD_FILES) == sorted(
-        {DB_SECRET, DB_API_SECRET, REDIS_SECRET, REDIS_HEALTHCHECK_SECRET}
+        {DB_SECRET, DB_API_SECRET, REDIS_SECRET, REDIS_HEALTHCHECK_SECRET, REDIS_ADMIN_SECRET}
     )
