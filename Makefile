@@ -1,51 +1,28 @@
-# Student dashboard: the same targets with Docker Compose or natively.
-#   MODE=docker  Docker Compose (default when a Docker engine answers)
-#   MODE=native  local processes from Debian's packages (no engine needed)
+# Student dashboard: each target is the `docker compose` command it shows
+# (Compose reads .env itself), plus the tests and the benchmarks.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# .env (optional, overrides only) applies to both modes: compose reads it
-# itself; for the native runner it is exported here. `?=`: a variable the
-# shell sets wins over .env, as with docker compose.
-ifneq (,$(wildcard .env))
-ENV_FILE_NAMES := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)
-$(foreach name,$(ENV_FILE_NAMES),$(eval $(name) ?= $(shell sed -n 's/^$(name)=//p' .env)))
-export $(ENV_FILE_NAMES)
-endif
-
-MODE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo native)
-SERVICE ?=
-PYTHON := .venv/bin/python
 COMPOSE := docker compose
-NATIVE := $(PYTHON) -m native
+SERVICE ?=
 SERVICES := proxy api db redis
+PYTHON := .venv/bin/python
 PYTEST_ARGS ?=
 CONNECTIONS ?= 16
 DURATION ?= 10
 SOAK_SECONDS ?= 300
+# The tiers that need an engine, in order (tests/engine/run.sh runs them).
+ENGINE_TIERS := test-integration test-e2e test-swarm
 
-.PHONY: help up down ps logs stop start kill pause unpause psql redis-cli clean test test-native test-engine test-docker test-swarm swarm-up swarm-down swarm-clean lint bench bench-engine soak deps deps-test requirements
+.PHONY: help up down ps logs stop start restart kill pause unpause psql redis-cli clean deps-test lint test test-engine $(ENGINE_TIERS) swarm-up swarm-down swarm-clean bench soak requirements
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
-	@echo "  (mode: $(MODE); force with MODE=docker|native)"
-
-deps: ## install what the native stack needs (apt packages, .venv)
-	@native/install.sh
-
-deps-test: ## install what the tests need too (chromium, node tools, dev packages)
-	@native/install.sh --test
-
-# Both modes' clean delete the data: one question first, unless CI=true.
-define confirm_clean
-	@[ "$(CI)" = true ] || { read -rp "Delete the data (database, counter, secrets)? [y/N] " a; [[ $$a =~ ^[yYoO] ]]; }
-endef
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 define require_service
 	@case " $(SERVICES) " in *" $(SERVICE) "*) ;; *) echo "usage: make $@ SERVICE=<$(SERVICES)>" >&2; exit 2;; esac
 endef
 
-ifeq ($(MODE),docker)
 up: ## start the stack, return once healthy, print the URLs
 	$(COMPOSE) up -d --wait --wait-timeout 300
 	@# Healthy containers, and the edge reaching the api too: it looks the
@@ -70,6 +47,8 @@ start: ## start one service, return once healthy: make start SERVICE=redis
 	@# --no-recreate: a service the restart policy is already bringing back
 	@# (after make kill) is waited for, not replaced by a new container.
 	$(COMPOSE) up -d --wait --no-deps --no-recreate $(SERVICE)
+restart: ## restart one service (SERVICE=...), or every one
+	$(COMPOSE) restart $(SERVICE)
 kill: ## crash one service (SIGKILL): make kill SERVICE=api
 	$(require_service)
 	@# From inside the container: PID 1 is docker-init (init: true) and its one
@@ -90,53 +69,31 @@ psql: ## psql on the stack's database (reads SQL from stdin when piped)
 redis-cli: ## redis-cli on the stack's Redis as its admin user (reads commands from stdin when piped)
 	@tty=; [ -t 0 ] || tty=-T; $(COMPOSE) exec $$tty redis sh -c 'REDISCLI_AUTH="$$(cat /run/dashboard-secrets/redis_admin_password)" exec redis-cli --user admin'
 clean: ## remove the containers and the data (asks, unless CI=true)
-	$(confirm_clean)
+	@[ "$(CI)" = true ] || { read -rp "Delete the data (database, counter, secrets)? [y/N] " a; [[ $$a =~ ^[yYoO] ]]; }
 	$(COMPOSE) down --volumes --remove-orphans
-else
-# Natively each target is the runner's command of the same name
-# (native/__main__.py); the one-service ones check SERVICE first.
-ONE_SERVICE := stop start kill pause unpause
-up start: deps
-$(ONE_SERVICE):
-	$(require_service)
-	@$(NATIVE) $@ $(SERVICE)
-up down ps psql:
-	@$(NATIVE) $@
-logs:
-	@$(NATIVE) logs $(SERVICE)
-clean:
-	$(confirm_clean)
-	@if [ -x $(PYTHON) ]; then $(NATIVE) clean; else rm -rf .native; fi
-endif
 
-define code_checks
-	.venv/bin/ruff check app native bench tests
-	.venv/bin/ruff format --check app native bench tests
-	.venv/bin/mypy app native bench
-endef
+deps-test: ## install what the tests need (Debian packages, .venv, linters)
+	@tools/install.sh
 
-lint: deps-test ## static checks only (ruff, mypy, dclint, schema, hadolint, policies)
-	$(code_checks)
-	.venv/bin/pytest tests/static $(PYTEST_ARGS)
+lint: deps-test ## static checks and unit tests (no engine needed)
+	.venv/bin/ruff check app bench tests
+	.venv/bin/ruff format --check app bench tests
+	.venv/bin/mypy app bench
+	.venv/bin/pytest tests/static tests/unit $(PYTEST_ARGS)
 
-test: test-native ## everything: lint, unit, integration, end-to-end on the native stack, then on the engine
-	tests/engine/run.sh
+test: lint test-engine ## everything: lint and unit, then integration, end-to-end and swarm on a Docker engine
 
-test-native: deps-test ## lint, unit, integration and end-to-end on the native stack only
-	$(code_checks)
-	.venv/bin/pytest $(PYTEST_ARGS)
+test-engine: deps-test ## the tiers that need an engine: the one that answers, or one of the tests' own
+	tests/engine/run.sh make --no-print-directory $(ENGINE_TIERS) PYTEST_ARGS="$(PYTEST_ARGS)"
 
-test-engine: deps-test ## the engine tier alone: its own local engine (installed and started if needed), stand-in images, make test-docker
-	tests/engine/run.sh
-
-test-docker: ## the end-to-end suite against the real containers (needs a Docker engine)
-	@docker info >/dev/null 2>&1 || { echo "make test-docker needs a Docker engine" >&2; exit 1; }
-	@native/install.sh --docker
-	E2E_MODE=docker .venv/bin/pytest tests/e2e $(PYTEST_ARGS)
-
-test-swarm: ## the stack on a one-node Docker Swarm: Chromium, rolling update and a killed task under load (needs an engine)
-	@docker info >/dev/null 2>&1 || { echo "make test-swarm needs a Docker engine" >&2; exit 1; }
-	E2E_MODE=swarm .venv/bin/pytest tests/e2e/test_swarm.py $(PYTEST_ARGS)
+# Each of these needs an engine and a Compose project of the tests' own:
+# tests/engine/run.sh selects both. Alone: tests/engine/run.sh make test-e2e
+test-integration: ## the API in-process against the product's db and redis containers
+	.venv/bin/pytest tests/integration $(PYTEST_ARGS)
+test-e2e: ## the whole stack on 8080/8000, driven through make, with headless Chromium
+	.venv/bin/pytest tests/e2e -m "not swarm" $(PYTEST_ARGS)
+test-swarm: ## the stack on a one-node Docker Swarm: rolling update and a killed task under load
+	.venv/bin/pytest tests/e2e -m swarm $(PYTEST_ARGS)
 
 swarm-up: ## deploy on Docker Swarm (a one-node swarm if none): API_REPLICAS=3, STACK=student-dashboard-swarm
 	deploy/swarm/swarm.sh up
@@ -145,14 +102,11 @@ swarm-down: ## remove the swarm stack, keep its data; leave the swarm if swarm-u
 swarm-clean: ## swarm-down, and delete the stack's volumes and secrets
 	deploy/swarm/swarm.sh clean
 
-bench: deps-test ## wrk through the edge of a fresh stack (MODE); writes docs/benchmarks[-docker].md
-	$(PYTHON) -m bench.run --mode $(MODE) --connections $(CONNECTIONS) --duration $(DURATION)
-
-bench-engine: deps-test ## make bench MODE=docker on the engine tier's engine and stand-in images
-	tests/engine/run.sh make --no-print-directory bench MODE=docker CONNECTIONS=$(CONNECTIONS) DURATION=$(DURATION)
+bench: deps-test ## wrk through the edge of a fresh stack of its own; writes docs/benchmarks.md
+	tests/engine/run.sh $(PYTHON) -m bench.run --connections $(CONNECTIONS) --duration $(DURATION)
 
 soak: deps-test ## sustained load while Redis and the DB go down and up (SOAK_SECONDS, max 600)
-	$(PYTHON) -m bench.soak --seconds $(SOAK_SECONDS)
+	tests/engine/run.sh $(PYTHON) -m bench.soak --seconds $(SOAK_SECONDS)
 
 requirements: ## recompile requirements*.txt (pins + hashes) from requirements*.in
 	.venv/bin/pip install --quiet pip-tools

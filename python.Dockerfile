@@ -52,5 +52,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 
 # Exec form: Python is PID 1 and receives SIGTERM. app.serve starts uvicorn
-# from the settings (API_WORKERS, API_PORT), shared with the native runner.
+# from the settings (API_WORKERS, API_PORT).
 CMD ["python", "-m", "app.serve"]

@@ -1,10 +1,10 @@
 """Generate the stack's secrets once, into SECRETS_DIR.
 
-Run by the one-shot `secrets` service (Docker) and by the native runner before
-anything else starts. An existing file is never overwritten: the database was
-initialised with it. To bring your own secret, write the file before the
-first start (see the README). A directory of an earlier version gets the
-missing files, and its Redis ACL file is rewritten (derived, never edited).
+Run by the one-shot `secrets` service before anything else starts. An
+existing file is never overwritten: the database was initialised with it. To
+bring your own secret, write the file before the first start (see the
+README). A directory of an earlier version gets the missing files, and its
+Redis ACL file is rewritten (derived, never edited).
 """
 
 import hashlib

@@ -1,4 +1,4 @@
-"""Start the API server: one entry point for the image's CMD and the native runner."""
+"""Start the API server: the image's CMD."""
 
 import copy
 import logging
@@ -37,8 +37,6 @@ def serve() -> None:
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
-        # When set, the socket replaces host and port.
-        uds=str(settings.api_socket) if settings.api_socket else None,
         workers=settings.api_workers,
         server_header=False,
         log_level="info",

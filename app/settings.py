@@ -135,9 +135,6 @@ class Settings(BaseSettings):
     # HTTP
     api_host: str = "0.0.0.0"
     api_port: int = Field(default=8000, ge=1, le=65535)
-    # A unix socket to listen on instead of API_HOST:API_PORT (the native
-    # runner: a socket only the edge's user can reach).
-    api_socket: Path | None = None
     # Requests one worker serves at once; the next get an immediate 503. Well
     # above the load the stack is sized for (make bench: 16 connections over
     # 2 workers), below redis-py's 100 connections per pool (one per request

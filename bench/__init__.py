@@ -1,1 +1,1 @@
-"""Benchmarks and soak test of the native stack (make bench, make soak)."""
+"""Benchmarks and soak test of the Compose stack (make bench, make soak)."""

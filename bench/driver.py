@@ -1,45 +1,39 @@
 """How the end-to-end suite and the benchmarks drive the stack: through the
-Makefile, as a user would.
+Makefile's targets, each a `docker compose` command, as a user would.
 
-The one switch between the native run and the containers: E2E_MODE (native by
-default, docker for `make test-docker`) is passed as MODE to the same make
-targets (up, down, stop, start, kill, pause, psql, clean).
+They run under the Compose project that COMPOSE_PROJECT_NAME names (set by
+tests/engine/run.sh: the tests' own, never the user's stack and its volumes).
 """
 
+import json
 import os
 import subprocess
-from dataclasses import dataclass, field
+import tempfile
 from pathlib import Path
 
 from app.init_secrets import PASSWORD_FILES
 from app.settings import Settings
-from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT, NativeConfig
 
-E2E_MODE = os.environ.get("E2E_MODE", "native")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The edge's ports are fixed by the page: it calls http://localhost:8000.
+EDGE_PAGE_PORT, EDGE_API_PORT = 8080, 8000
 PAGE_URL = f"http://localhost:{EDGE_PAGE_PORT}/"
 API_URL = f"http://localhost:{EDGE_API_PORT}/"
 # Where the containers read their secret files (the settings' default, which compose mounts).
 SECRETS_MOUNT = str(Settings.model_fields["secrets_dir"].default)
+LONG_RUNNING = ("proxy", "api", "db", "redis")
 
 
-@dataclass
 class StackDriver:
-    state_dir: Path
-    mode: str = "native"
-    # The native runner's state and ports (make passes NATIVE_* on to it).
-    native_config: NativeConfig = field(init=False)
+    """The stack of docker-compose.yml, plus `extra_files` (overrides)."""
 
-    def __post_init__(self) -> None:
-        self.native_config = NativeConfig.on_free_ports(self.state_dir)
+    def __init__(self, *extra_files: Path) -> None:
+        self.extra_files = extra_files
 
     @property
     def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "MODE": self.mode,
-            "CI": "true",  # make clean asks nothing
-            **self.native_config.environment(),
-        }
+        files = [os.environ.get("COMPOSE_FILE", "docker-compose.yml"), *map(str, self.extra_files)]
+        return {**os.environ, "COMPOSE_FILE": ":".join(files), "CI": "true"}  # CI: make clean asks nothing
 
     def make(self, *args: str, stdin: str | None = None, settings: dict[str, str] | None = None) -> str:
         result = subprocess.run(
@@ -55,9 +49,22 @@ class StackDriver:
             raise AssertionError(f"make {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
-    def up(self, **settings: str) -> str:
-        """make up; `settings` (COUNTER_KEY="...") in its environment, as a
-        user's shell or .env would set them."""
+    def compose(self, *args: str) -> str:
+        """A `docker compose` command no make target wraps; its output."""
+        command = ["docker", "compose", *args]
+        result = subprocess.run(
+            command, cwd=REPO_ROOT, env=self.env, capture_output=True, text=True, timeout=180
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def up(self, *services: str, **settings: str) -> str:
+        """make up (or `up --wait` of some services only); `settings`
+        (COUNTER_KEY="...") in its environment, as a user's shell or .env
+        would set them."""
+        if services:
+            return self.compose("up", "--detach", "--wait", *services)
         return self.make("up", settings=settings)
 
     def down(self) -> None:
@@ -68,6 +75,10 @@ class StackDriver:
 
     def start(self, service: str) -> None:
         self.make("start", f"SERVICE={service}")
+
+    def restart(self, service: str = "") -> None:
+        """One service, or every one."""
+        self.make("restart", f"SERVICE={service}")
 
     def kill(self, service: str) -> None:
         """A crash: SIGKILL of the service's main process."""
@@ -80,37 +91,24 @@ class StackDriver:
         self.make("unpause", f"SERVICE={service}")
 
     def clean(self) -> None:
-        """Stop and drop the data (native: the state dir; docker: the volumes)."""
+        """Remove the containers and the volumes."""
         self.make("clean")
-
-    def logs(self) -> bytes:
-        if self.mode == "docker":
-            return subprocess.run(
-                ["docker", "compose", "logs", "--no-color"], cwd=REPO_ROOT, capture_output=True, check=True
-            ).stdout
-        return b"".join(path.read_bytes() for path in sorted(self.state_dir.rglob("*.log")))
-
-    def secrets(self) -> list[bytes]:
-        """Every generated password (the owner's, the API role's, both Redis users')."""
-        names = PASSWORD_FILES
-        if self.mode == "docker":
-            return [self._secret_from_a_container(name) for name in names]
-        return [(self.state_dir / "secrets" / name).read_bytes().strip() for name in names]
-
-    def _secret_from_a_container(self, name: str) -> bytes:
-        """Each service mounts only the secret files it reads: ask the
-        long-running ones in turn."""
-        for service in ("api", "db", "redis"):
-            result = subprocess.run(
-                ["docker", "compose", "exec", "-T", service, "cat", f"{SECRETS_MOUNT}/{name}"],
-                cwd=REPO_ROOT,
-                env=self.env,
-                capture_output=True,
-            )
-            if result.returncode == 0:
-                return result.stdout.strip()
-        raise AssertionError(f"no running service mounts the secret {name}")
 
     def psql(self, query: str) -> str:
         """SQL piped into `make psql`, as a user would; returns psql's output."""
         return self.make("psql", stdin=query)
+
+    def healthy(self) -> bool:
+        """Every long-running service up and healthy."""
+        rows = [json.loads(line) for line in self.compose("ps", "--format", "json").splitlines() if line]
+        return {row["Service"] for row in rows if row.get("Health") == "healthy"} >= set(LONG_RUNNING)
+
+    def logs(self) -> bytes:
+        return self.compose("logs", "--no-color").encode()
+
+    def secrets(self) -> list[bytes]:
+        """Every generated password, read from the volume that holds them
+        (the `secrets` one-shot's container mounts it whole)."""
+        with tempfile.TemporaryDirectory() as copy:
+            self.compose("cp", f"secrets:{SECRETS_MOUNT}/.", copy)
+            return [(Path(copy) / name).read_bytes().strip() for name in PASSWORD_FILES]

@@ -1,60 +1,43 @@
-"""What the figures were measured on."""
+"""What the figures were measured on: the machine, the engine, and the
+versions the running containers report."""
 
 import os
 import platform
 import re
 import subprocess
-import sys
+from pathlib import Path
 
-from native.process import postgres_program
+from bench.driver import REPO_ROOT
+
+# What each service's server reports of its version, asked inside its container.
+VERSIONS = {
+    "nginx": ("proxy", ["nginx", "-v"]),
+    "postgresql": ("db", ["postgres", "--version"]),
+    "redis": ("redis", ["redis-server", "--version"]),
+    "api python": ("api", ["python", "--version"]),
+}
 
 
 def _first_line(cmd: list[str]) -> str:
     try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        result = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)
     except OSError:
         return "not found"
     lines = (result.stdout or result.stderr).strip().splitlines()
     return lines[0] if lines else "unknown"
 
 
-def _servers(mode: str) -> dict[str, str]:
-    """The versions of the stack's own servers: local binaries, or the
-    running containers' (compose exec)."""
-    commands = {
-        "nginx": ("proxy", ["nginx", "-v"]),
-        "postgresql": ("db", ["postgres", "--version"]),
-        "redis": ("redis", ["redis-server", "--version"]),
-        "api python": ("api", ["python", "--version"]),
-    }
-    if mode == "docker":
-        found = {
-            name: _first_line(["docker", "compose", "exec", "-T", service, *cmd])
-            for name, (service, cmd) in commands.items()
-        }
-        return {
-            "engine": "Docker " + _first_line(["docker", "version", "--format", "{{.Server.Version}}"]),
-            **found,
-        }
-    local = {name: cmd for name, (_, cmd) in commands.items()}
-    local["postgresql"] = [postgres_program("postgres"), "--version"]
-    local["api python"] = [sys.executable, "--version"]
-    return {name: _first_line(cmd) for name, cmd in local.items()}
-
-
-def describe(mode: str) -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        match = re.search(r"model name\s*:\s*(.+)", open("/proc/cpuinfo").read())
-        cpu = match.group(1) if match else cpu
-    except OSError:
-        pass
-
+def describe() -> dict[str, str]:
+    cpuinfo = Path("/proc/cpuinfo")
+    found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text() if cpuinfo.exists() else "")
     return {
         "cores": str(os.cpu_count()),
-        "cpu": cpu,
+        "cpu": found.group(1) if found else "unknown",
         "os": platform.platform(),
-        "mode": mode,
-        **_servers(mode),
+        "engine": "Docker " + _first_line(["docker", "version", "--format", "{{.Server.Version}}"]),
+        **{
+            name: _first_line(["docker", "compose", "exec", "-T", service, *cmd])
+            for name, (service, cmd) in VERSIONS.items()
+        },
         "wrk": _first_line(["wrk", "--version"]),
     }

@@ -9,19 +9,13 @@ Exits non-zero on any status other than 200/503 or a counter gap.
 
 import argparse
 import asyncio
-import shutil
 import statistics
-import tempfile
 from collections import Counter
 from pathlib import Path
 
-from redis import Redis
-
-from app.init_secrets import REDIS_SECRET
 from app.settings import Settings
+from bench.driver import EDGE_API_PORT, REPO_ROOT, StackDriver
 from bench.timeline import Event, Sample, chart, record
-from native.config import EDGE_API_PORT, REPO_ROOT, NativeConfig
-from native.stack import NativeStack
 
 API = f"http://127.0.0.1:{EDGE_API_PORT}/"
 CYCLE_S = 60
@@ -29,7 +23,7 @@ SCHEDULE = [(15, "redis", "stop"), (25, "redis", "start"), (35, "db", "stop"), (
 MAX_SECONDS = 600
 
 
-def schedule(stack: NativeStack, seconds: int) -> list[Event]:
+def schedule(stack: StackDriver, seconds: int) -> list[Event]:
     events: list[Event] = []
     for cycle_start in range(0, seconds, CYCLE_S):
         for offset, service, action in SCHEDULE:
@@ -96,19 +90,10 @@ def report(samples: list[Sample], counter_delta: int, seconds: int, clients: int
     return "\n".join(lines) + "\n"
 
 
-def counter_value(config: NativeConfig) -> int:
-    """Read as the API's own Redis user, which may only INCRBY its key: +0."""
-    settings = Settings()
-    password = (config.secrets_dir / REDIS_SECRET).read_text().strip()
-    # driver_info=None: no CLIENT SETINFO on connect, a command this user may not run.
-    with Redis(
-        port=config.redis_port,
-        username=settings.redis_user,
-        password=password,
-        socket_timeout=5,
-        driver_info=None,
-    ) as client:
-        return int(client.incrby(settings.counter_key, 0))
+def counter_value(stack: StackDriver) -> int:
+    """Read as the operator does (make redis-cli, the admin user)."""
+    key = Settings.model_fields["counter_key"].default
+    return int(stack.make("redis-cli", stdin=f"GET {key}\n").strip() or 0)
 
 
 def main() -> int:
@@ -119,21 +104,18 @@ def main() -> int:
     args = parser.parse_args()
     seconds = min(args.seconds, MAX_SECONDS)
 
-    state = Path(tempfile.mkdtemp(prefix="dashboard-soak-"))
-    config = NativeConfig.on_free_ports(state)
-    stack = NativeStack(config)
+    stack = StackDriver()
     args.output.mkdir(parents=True, exist_ok=True)
     try:
         stack.up()
-        before = counter_value(config)
+        before = counter_value(stack)
         events = schedule(stack, seconds)
         samples = asyncio.run(record(API, float(seconds), args.clients, events))
         for service in ("db", "redis"):
             stack.start(service)
-        delta = counter_value(config) - before
+        delta = counter_value(stack) - before
     finally:
-        stack.down()
-        shutil.rmtree(state, ignore_errors=True)
+        stack.clean()
     bound = in_flight_bound(events, args.clients)
     text = report(samples, delta, seconds, args.clients, bound)
     (args.output / "soak.md").write_text(text)

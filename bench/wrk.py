@@ -19,6 +19,8 @@ class WrkResult:
     non_2xx: int
     socket_errors: int
     statuses: dict[int, int] = field(default_factory=dict)
+    # 200s without the `views` key (GET / with Redis skipped).
+    without_views: int = 0
 
 
 def _ms(value: str) -> float:
@@ -37,6 +39,7 @@ def parse(report: str) -> WrkResult:
     statuses = {
         int(code): int(count) for code, count in re.findall(r"^status (\d+) (\d+)$", report, re.MULTILINE)
     }
+    without_views = re.search(r"^without views (\d+)$", report, re.MULTILINE)
     return WrkResult(
         requests=requests,
         rps=rps,
@@ -45,6 +48,7 @@ def parse(report: str) -> WrkResult:
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
         statuses=statuses,
+        without_views=int(without_views.group(1)) if without_views else 0,
     )
 
 

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from bench.driver import E2E_MODE, StackDriver
+from bench.driver import StackDriver
+from tests.conftest import users_stack_left_untouched
 from tests.e2e.secrets_check import assert_no_secret_in_logs
 
 # Debian's Chromium; another Chromium-based browser with CHROMIUM=/path (CI runners).
@@ -44,21 +45,28 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-@pytest.fixture(scope="module")
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackDriver]:
-    """A fresh stack for each test module; afterwards, its logs are checked
-    for secrets and its data is dropped."""
-    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    driver = StackDriver(tmp_path_factory.mktemp(name) / "state", mode=E2E_MODE)
-    driver.up()
+@pytest.fixture(scope="session")
+def session_stack() -> Iterator[StackDriver]:
+    """One stack for the whole suite (an `up` costs seconds), dropped with its
+    data at the end. A test that takes it down brings it back."""
+    driver = StackDriver()
     try:
         yield driver
     finally:
-        logs, secrets = driver.logs(), driver.secrets()
         driver.clean()
-    assert_no_secret_in_logs(logs, secrets)
 
 
-native_only = pytest.mark.skipif(E2E_MODE != "native", reason="reads the native runner's processes and files")
-docker_only = pytest.mark.skipif(E2E_MODE != "docker", reason="inspects the containers (make test-docker)")
-swarm_only = pytest.mark.skipif(E2E_MODE != "swarm", reason="deploys to a swarm (make test-swarm)")
+@pytest.fixture(scope="module")
+def stack(session_stack: StackDriver) -> Iterator[StackDriver]:
+    """The stack, up and healthy for each test module; afterwards, its logs
+    are checked for secrets."""
+    if not session_stack.healthy():
+        session_stack.up()
+    yield session_stack
+    assert_no_secret_in_logs(session_stack.logs(), session_stack.secrets())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def users_stack() -> Iterator[None]:
+    """The tests run under a project of their own: the user's is never touched."""
+    yield from users_stack_left_untouched()

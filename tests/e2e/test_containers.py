@@ -1,17 +1,14 @@
-"""What only the real containers can show (make test-docker; skipped natively,
-where tests/e2e/test_edge.py checks the processes instead)."""
+"""What the containers themselves show: users, ports, networks, mounts, images."""
 
 import json
+import os
 import subprocess
 import time
 
 from app.settings import Settings
 from bench.driver import API_URL, StackDriver
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import docker_only
 from tests.e2e.test_edge import fetch, views_now
-
-pytestmark = docker_only
 
 
 def docker(*args: str) -> str:
@@ -62,9 +59,12 @@ def test_root_filesystems_are_read_only(stack: StackDriver) -> None:
 
 
 def test_persistent_volumes_exist(stack: StackDriver) -> None:
+    project = docker("compose", "ls", "--format", "json", "--filter", "name=.")
     volumes = docker("volume", "ls", "--format", "{{.Name}}").split()
-    for name in ("db-data", "redis-data", "secrets"):
-        assert f"student-dashboard_{name}" in volumes
+    name = os.environ.get("COMPOSE_PROJECT_NAME", "student-dashboard")
+    assert name in project
+    for volume in ("db-data", "redis-data", "secrets"):
+        assert f"{name}_{volume}" in volumes
 
 
 def test_only_the_edge_has_a_route_out(stack: StackDriver) -> None:

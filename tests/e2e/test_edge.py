@@ -1,7 +1,6 @@
-"""The edge and the processes of the running stack (either mode), seen from outside."""
+"""The edge and the processes of the running stack, seen from outside."""
 
 import json
-import os
 import re
 import socket
 import subprocess
@@ -12,11 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.driver import API_URL, PAGE_URL, StackDriver
-from native.process import process_tree
-from native.stack import NativeStack
+from bench.driver import API_URL, LONG_RUNNING, PAGE_URL, StackDriver
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import native_only
 
 
 def fetch(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
@@ -88,16 +84,10 @@ def test_the_edge_serves_the_page_before_anything_else_runs(stack: StackDriver) 
 
 def api_connections(stack: StackDriver) -> set[str]:
     """The kernel's inodes of the connections the API holds open (its side)."""
-    if stack.mode == "docker":
-        exec_cat = ["docker", "compose", "exec", "-T", "api", "cat", "/proc/net/tcp", "/proc/net/tcp6"]
-        table = subprocess.run(exec_cat, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
-        # sl local_address rem_address st ... inode: established (01) on port 8000 (1F40).
-        rows = [line.split() for line in table.splitlines()]
-        return {row[9] for row in rows if row[1].endswith(":1F40") and row[3] == "01"}
-    # Num RefCount Protocol Flags Type St Inode Path: connected (03) to the API's socket.
-    rows = [line.split() for line in Path("/proc/net/unix").read_text().splitlines()]
-    api_socket = str(stack.native_config.api_socket)
-    return {row[6] for row in rows if len(row) == 8 and row[7] == api_socket and row[5] == "03"}
+    table = stack.compose("exec", "-T", "api", "cat", "/proc/net/tcp", "/proc/net/tcp6")
+    # sl local_address rem_address st ... inode: established (01) on port 8000 (1F40).
+    rows = [line.split() for line in table.splitlines()]
+    return {row[9] for row in rows if row[1].endswith(":1F40") and row[3] == "01"}
 
 
 def test_the_edge_keeps_its_connections_to_the_api_open(stack: StackDriver) -> None:
@@ -111,15 +101,15 @@ def test_the_edge_keeps_its_connections_to_the_api_open(stack: StackDriver) -> N
     assert open_after_first & api_connections(stack)
 
 
-def edge_workers(stack: StackDriver) -> list[int]:
-    """The pids (this machine's) of the edge's nginx worker processes."""
-    if stack.mode == "docker":
-        top = ["docker", "compose", "top", "proxy"]
-        table = subprocess.run(top, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
-        return [int(row.split()[1]) for row in table.splitlines() if "nginx: worker process" in row]
-    master = NativeStack(stack.native_config).service("proxy").pid()
-    assert master is not None
-    return process_tree(master)[1:]
+def edge_workers_limits(stack: StackDriver) -> list[str]:
+    """/proc/<pid>/limits of each nginx worker process, read in the container."""
+    each_worker = (
+        "for p in /proc/[0-9]*; do [ \"$(head -c 21 $p/cmdline 2>/dev/null)\" = 'nginx: worker process' ]"
+        " && { cat $p/limits; echo '--'; }; done; true"
+    )
+    return [
+        text for text in stack.compose("exec", "-T", "proxy", "sh", "-c", each_worker).split("--\n") if text
+    ]
 
 
 def nginx_directive(name: str) -> int:
@@ -129,49 +119,23 @@ def nginx_directive(name: str) -> int:
 
 
 def test_the_edge_runs_the_pinned_worker_count_whatever_the_host_cores(stack: StackDriver) -> None:
-    assert len(edge_workers(stack)) == nginx_directive("worker_processes")
+    assert len(edge_workers_limits(stack)) == nginx_directive("worker_processes")
 
 
 def test_each_edge_worker_may_open_the_files_its_connections_need(stack: StackDriver) -> None:
     """worker_rlimit_nofile only raises the soft limit up to the hard one,
     which the container (compose's ulimits) or the machine sets."""
     wanted = nginx_directive("worker_rlimit_nofile")
-    for pid in edge_workers(stack):
-        limits = Path(f"/proc/{pid}/limits").read_text()
+    for limits in edge_workers_limits(stack):
         soft = re.search(r"^Max open files\s+(\d+)", limits, re.MULTILINE)
         assert soft is not None and int(soft.group(1)) == wanted, limits
 
 
-@native_only
 def test_make_ps_reports_every_service_healthy(stack: StackDriver) -> None:
-    rows = [line.split() for line in stack.make("ps").splitlines()[1:]]
-    assert {row[0]: row[1] for row in rows} == dict.fromkeys(("db", "redis", "api", "proxy"), "healthy")
-
-
-def _uid_and_parent(pid: int) -> tuple[int, int]:
-    status = Path(f"/proc/{pid}/status").read_text().splitlines()
-    fields = {line.split(":")[0]: line.split(":")[1].split() for line in status}
-    return int(fields["Uid"][1]), int(fields["PPid"][0])
-
-
-@native_only
-def test_no_process_of_the_stack_runs_as_root(stack: StackDriver) -> None:
-    roots = {int(row.split()[2]) for row in stack.make("ps").splitlines()[1:]}
-    processes = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                processes[int(entry)] = _uid_and_parent(int(entry))
-            except (OSError, KeyError, IndexError):
-                continue
-    # The services' main processes and every descendant (workers, backends).
-    tree, frontier = set(roots), set(roots)
-    while frontier:
-        frontier = {pid for pid, (_, parent) in processes.items() if parent in frontier} - tree
-        tree |= frontier
-    assert len(tree) > len(roots)  # workers were found
-    offenders = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in tree if processes[pid][0] == 0}
-    assert offenders == {}
+    rows = {row.split()[0]: row for row in stack.make("ps").splitlines()[1:] if row.strip()}
+    for service in LONG_RUNNING:
+        (name,) = [name for name in rows if name.endswith(f"-{service}-1")]
+        assert "(healthy)" in rows[name], rows[name]
 
 
 def raw_exchange(port: int, request: bytes, wait_s: float = 8.0) -> bytes:

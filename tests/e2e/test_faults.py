@@ -99,17 +99,6 @@ def test_redis_away_every_request_still_served_fast(stack: StackDriver, fault: s
     assert slowest < NO_HANG_MS, f"{slowest:.0f} ms with Redis {fault} (p99 {p99(after):.0f} ms)"
 
 
-def test_counter_never_resets_nor_goes_back_across_a_clean_restart(stack: StackDriver) -> None:
-    counting()
-    before = views_of(load(1.0))
-    stack.stop("redis")
-    stack.start("redis")
-    counting()
-    after = views_of(load(1.0))
-    assert before and after
-    assert min(after) > max(before)
-
-
 def test_counter_matches_the_answers_under_concurrent_load(stack: StackDriver) -> None:
     counting()
     samples = load(3.0, clients=16)
@@ -118,18 +107,6 @@ def test_counter_matches_the_answers_under_concurrent_load(stack: StackDriver) -
     assert len(values) == len(samples)
     # One INCR per answer: every value once, none skipped, none repeated.
     assert values == list(range(values[0], values[0] + len(values)))
-
-
-def test_redis_crash_loses_no_served_value(stack: StackDriver) -> None:
-    """AOF appendfsync always: Redis answers an INCR only once it is on disk,
-    so after a SIGKILL the counter resumes above every value served."""
-    counting()
-    samples = load(3.0)
-    stack.kill("redis")
-    last_served = max(views_of(samples))
-    stack.start("redis")
-    resumed = min(views_of(counting()))
-    assert resumed > last_served, f"resumed at {resumed} after serving {last_served}"
 
 
 def test_database_killed_under_load_only_503_then_back_within_5s(stack: StackDriver) -> None:
@@ -228,5 +205,6 @@ def test_a_students_table_the_api_cannot_read_is_a_fast_503_not_a_500(
     assert log_lines_since(stack, logs_before, b"Traceback") == 0
     # One line per state change in each API worker, not one per request.
     assert 1 <= log_lines_since(stack, logs_before, b"PostgreSQL unavailable") <= 4
-    back = load(DB_RECOVERY_S, clients=2)
-    assert back[-1].status == 200
+    deadline = time.monotonic() + DB_RECOVERY_S
+    while load(0.5, clients=2)[-1].status != 200:
+        assert time.monotonic() < deadline, "not back once repaired"

@@ -1,4 +1,4 @@
-"""The stack on a real one-node Docker Swarm (make test-swarm, E2E_MODE=swarm).
+"""The stack on a real one-node Docker Swarm (make test-swarm).
 
 Deployed by deploy/swarm/swarm.sh under its own stack name, removed with its
 volumes and secrets afterwards. Under constant load through the edge: a
@@ -22,10 +22,9 @@ from playwright.sync_api import Page
 from bench.driver import API_URL
 from bench.load import CUT, Answer, burst, run_apart
 from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import swarm_only
 from tests.e2e.dashboard import numeric_views, open_dashboard
 
-pytestmark = swarm_only
+pytestmark = pytest.mark.swarm
 
 STACK = "sd-swarm-test"
 REPLICAS = 3

@@ -1,19 +1,16 @@
-"""A POC volume (v001 only, rows in utilisateur) brought up to date by `make up`,
-natively and on the engine."""
+"""A POC volume (v001 only, rows in utilisateur), and one of an older version
+of this project, brought up to date by `make up`."""
 
-import dataclasses
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Page
 
-from bench.driver import E2E_MODE, StackDriver
-from native.stack import NativeStack
-from tests.conftest import REPO_ROOT
+from bench.driver import StackDriver
+from tests.conftest import REPO_ROOT, init_scripts_override
 from tests.e2e.dashboard import numeric_views, open_dashboard
 
 INSERT_POC_USERS = (
@@ -27,40 +24,26 @@ def make_poc_database(driver: StackDriver, tmp_path: Path) -> None:
     poc_scripts = tmp_path / "poc-sqlfiles"
     poc_scripts.mkdir()
     shutil.copy(REPO_ROOT / "sqlfiles" / "migration-v001.sql", poc_scripts)
-    with poc_database_running(driver, poc_scripts, tmp_path):
+    with poc_database_running(driver, poc_scripts):
         driver.psql(INSERT_POC_USERS)
         assert "students" not in driver.psql(r"\dt")
 
 
 @contextmanager
-def poc_database_running(driver: StackDriver, poc_scripts: Path, tmp_path: Path) -> Iterator[None]:
-    """The database alone, first started with the POC's scripts only."""
-    if driver.mode == "docker":
-        # The same db service and volume; compose replaces a mount of the same
-        # target, so only the init scripts' folder differs.
-        override = tmp_path / "poc-db.yml"
-        override.write_text(
-            f"services:\n  db:\n    volumes:\n      - {poc_scripts}:/docker-entrypoint-initdb.d:ro\n"
-        )
-        files = driver.env.get("COMPOSE_FILE", "docker-compose.yml")
-        env = {**driver.env, "COMPOSE_FILE": f"{files}:{override}"}
-        subprocess.run(["docker", "compose", "up", "-d", "--wait", "db"], cwd=REPO_ROOT, env=env, check=True)
-        try:
-            yield
-        finally:
-            driver.make("down")
-        return
-    poc = NativeStack(dataclasses.replace(driver.native_config, sql_dir=poc_scripts))
-    poc.prepare()
-    poc.start("db")
+def poc_database_running(driver: StackDriver, poc_scripts: Path) -> Iterator[None]:
+    """The database alone, on new volumes (whatever stack the suite had is
+    removed: the next module's brings it back), first started with the POC's
+    scripts only."""
+    driver.clean()
+    StackDriver(init_scripts_override(poc_scripts)).up("db")
     try:
         yield
     finally:
-        poc.down()
+        driver.down()
 
 
 def test_poc_volume_is_upgraded_by_make_up(tmp_path: Path, page: Page) -> None:
-    driver = StackDriver(tmp_path / "state", mode=E2E_MODE)
+    driver = StackDriver()
     make_poc_database(driver, tmp_path)
     try:
         driver.up()
@@ -88,13 +71,13 @@ def test_a_volume_holding_rows_v004_refuses_is_upgraded_and_they_are_reported(
     """Rows that break the new rules are kept (never changed nor deleted)
     and named in the migrate step's log; once the operator has removed them,
     the next `make up` applies the rules to every row."""
-    driver = StackDriver(tmp_path / "state", mode=E2E_MODE)
+    driver = StackDriver()
     scripts = tmp_path / "v003-sqlfiles"
     scripts.mkdir()
     for path in sorted((REPO_ROOT / "sqlfiles").glob("*.sql"))[:3]:
         shutil.copy(path, scripts)
     values = ", ".join(f"('{nom}', '{promo}')" for nom, promo in BEFORE_V004)
-    with poc_database_running(driver, scripts, tmp_path):
+    with poc_database_running(driver, scripts):
         driver.psql(f"INSERT INTO students (nom, promo) VALUES {values};")  # noqa: S608 (constants)
     try:
         driver.up()

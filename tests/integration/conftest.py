@@ -1,7 +1,7 @@
-"""Real PostgreSQL and Redis, started by the native runner on free ports.
+"""The API against the product's real PostgreSQL and Redis containers (backing.py).
 
-Never the machine's own services on 5432/6379: each test session gets its own
-instances, as the unprivileged service user when run as root.
+One project for the session; a test that needs a database of its own (a
+first start, an older volume) gets one more, removed afterwards.
 """
 
 import shutil
@@ -17,70 +17,60 @@ from redis import Redis
 from app.db import conninfo
 from app.main import create_app
 from app.settings import Settings
-from native.application import api_environment, migrate_environment
-from native.config import NativeConfig
-from native.stack import NativeStack
-from tests.conftest import REPO_ROOT
-
-
-def app_settings(config: NativeConfig, **overrides: object) -> Settings:
-    """What the API and the migrate step are given (so the tests can act as the owner too)."""
-    environment = {**api_environment(config), **migrate_environment(config)}
-    values: dict[str, object] = {key.lower(): value for key, value in environment.items()}
-    # Short back-off so recovery tests stay fast; the default is 2 s.
-    values.update(redis_backoff=0.5, db_acquire_timeout=0.5)
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+from tests.conftest import REPO_ROOT, init_scripts_override, users_stack_left_untouched
+from tests.integration.backing import Backing
 
 
 @contextmanager
-def database_first_started_with(tmp_path: Path, *scripts: str) -> Iterator[NativeStack]:
-    """The database alone, its first start having played only these scripts of
-    sqlfiles/: an older volume (the POC's, or one from before a later script)."""
+def backing(
+    *extra_files: Path, services: tuple[str, ...] = (), sql_dir: Path | None = None
+) -> Iterator[Backing]:
+    """A project of its own, up (db and redis, migrated; or only `services`), then removed."""
+    own = Backing(extra_files=extra_files, sql_dir=sql_dir or REPO_ROOT / "sqlfiles")
+    try:
+        own.up(*services)
+        yield own
+    finally:
+        own.down()
+
+
+@contextmanager
+def database_first_started_with(tmp_path: Path, *scripts: str | Path) -> Iterator[Backing]:
+    """The database alone, its first start having played only these scripts
+    (names of sqlfiles/, or paths): an older volume (the POC's, or one from
+    before a later script)."""
     directory = tmp_path / "first-scripts"
     directory.mkdir()
-    for name in scripts:
-        shutil.copy(REPO_ROOT / "sqlfiles" / name, directory)
-    older = NativeStack(NativeConfig.on_free_ports(tmp_path / "state", sql_dir=directory))
-    older.prepare()
-    try:
-        older.start("db")
+    for script in scripts:
+        shutil.copy(REPO_ROOT / "sqlfiles" / script if isinstance(script, str) else script, directory)
+    # The tests' settings play the same scripts; sql_dir=... for the current ones.
+    with backing(init_scripts_override(directory), services=("db",), sql_dir=directory) as older:
         yield older
-    finally:
-        older.down()
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
+def stack() -> Iterator[Backing]:
     """db and redis running, scripts played, migrate applied."""
-    backing = NativeStack(NativeConfig.on_free_ports(tmp_path_factory.mktemp("integration") / "state"))
-    backing.prepare()
-    try:
-        backing.start("db")
-        backing.start("redis")
-        backing.migrate()
-        yield backing
-    finally:
-        backing.down()
+    with backing() as session_stack:
+        yield session_stack
 
 
 @pytest.fixture(scope="session")
-def settings(stack: NativeStack) -> Settings:
-    return app_settings(stack.config)
+def settings(stack: Backing) -> Settings:
+    return stack.settings()
 
 
 @contextmanager
-def api_client(stack: NativeStack, settings: Settings) -> Iterator[TestClient]:
+def api_client(stack: Backing, settings: Settings) -> Iterator[TestClient]:
     """The app in-process against the stack's database and Redis, both started."""
     for name in ("db", "redis"):
-        if not stack.service(name).running():
-            stack.start(name)
+        stack.start(name)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def client(settings: Settings, stack: NativeStack) -> Iterator[TestClient]:
+def client(settings: Settings, stack: Backing) -> Iterator[TestClient]:
     with api_client(stack, settings) as test_client:
         yield test_client
 
@@ -115,3 +105,9 @@ def sql(settings: Settings, query: str, params: tuple[object, ...] = ()) -> list
     with psycopg.connect(conninfo(settings, owner=True), autocommit=True) as conn:
         cursor = conn.execute(query, params)  # type: ignore[arg-type]
         return cursor.fetchall() if cursor.description else []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def users_stack() -> Iterator[None]:
+    """The tests run under a project of their own: the user's is never touched."""
+    yield from users_stack_left_untouched()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from native.application import api_environment
-from native.config import REPO_ROOT, NativeConfig, free_port
+from tests.conftest import REPO_ROOT
+from tests.integration.backing import Backing, free_port
 
 START_TIMEOUT_S = 15.0
 
@@ -47,17 +47,18 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
 
 
 @contextmanager
-def live_server(config: NativeConfig, log: Path, **settings: object) -> Iterator[LiveServer]:
-    """Run the API against the stack of `config`; settings override the app's."""
+def live_server(stack: Backing, log: Path, **settings: object) -> Iterator[LiveServer]:
+    """Run the API against `stack`; settings override the app's."""
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        **api_environment(config),
+        "PYTHONPATH": str(REPO_ROOT),
+        **stack.environment(),
         **{key.upper(): str(value) for key, value in settings.items()},
+        "API_HOST": "127.0.0.1",
         "API_PORT": str(port),
         "API_WORKERS": "1",
     }
-    env.pop("API_SOCKET", None)  # TCP on the free port, not the native runner's socket
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -10,10 +10,9 @@ from redis import Redis
 from app.main import create_app
 from app.migrate import migrate
 from app.settings import Settings
-from native.stack import NativeStack
+from tests.integration.backing import Backing
 from tests.integration.conftest import (
     api_client,
-    app_settings,
     counter_value,
     database_first_started_with,
     sql,
@@ -48,12 +47,12 @@ def test_each_request_counts_once(client: TestClient) -> None:
 
 
 def test_concurrent_requests_lose_no_increment(
-    redis_client: Redis, stack: NativeStack, settings: Settings
+    redis_client: Redis, stack: Backing, settings: Settings
 ) -> None:
     # Atomicity, not latency: a long Redis timeout, so that one slow fsync
     # (appendfsync always) on a loaded machine cannot open the breaker and
     # leave requests without views (seen once in CI with the 0.1 s default).
-    patient = app_settings(stack.config, redis_timeout=5.0)
+    patient = stack.settings(redis_timeout=5.0)
     before = current_views(redis_client, settings)
     with api_client(stack, patient) as client, ThreadPoolExecutor(max_workers=16) as pool:
         responses = list(pool.map(lambda _: client.get("/"), range(200)))
@@ -142,7 +141,7 @@ def test_text_fields_are_html_encoded_for_the_pages_innerhtml(tmp_path: Path) ->
     from v002) display as text on the page: the API encodes what it returns."""
     # Redis stays down: the list is served without views.
     with database_first_started_with(tmp_path, "migration-v001.sql", "migration-v002-students.sql") as older:
-        settings = app_settings(older.config)
+        settings = older.settings()
         migrate(settings)  # the scripts above only: no check refuses markup yet
         rows = [(STORED_MARKUP, "M2 <b>Data</b>"), ("Zoé O'Brien", 'M2 R&D "nuit"')]
         for nom, promo in rows:

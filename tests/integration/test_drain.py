@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from native.stack import NativeStack
+from tests.integration.backing import Backing
 from tests.integration.live_server import LiveServer, live_server
 
 
@@ -28,16 +28,16 @@ def answers_after_sigterm(server: LiveServer, seconds: float) -> list[int | str]
     return results
 
 
-def test_a_draining_api_serves_after_sigterm_then_exits_cleanly(stack: NativeStack, tmp_path: Path) -> None:
-    with live_server(stack.config, tmp_path / "api.log", api_drain_seconds=2.5) as server:
+def test_a_draining_api_serves_after_sigterm_then_exits_cleanly(stack: Backing, tmp_path: Path) -> None:
+    with live_server(stack, tmp_path / "api.log", api_drain_seconds=2.5) as server:
         answers = answers_after_sigterm(server, 1.5)
         assert len(answers) >= 5 and set(answers) == {200}, answers
         assert server.process.wait(timeout=10) == 0
         assert "serving 2.5s more" in server.log_text()
 
 
-def test_without_a_drain_the_api_stops_answering_at_once(stack: NativeStack, tmp_path: Path) -> None:
+def test_without_a_drain_the_api_stops_answering_at_once(stack: Backing, tmp_path: Path) -> None:
     # The control: what a replica does to the edge's requests without the drain.
-    with live_server(stack.config, tmp_path / "api.log") as server:
+    with live_server(stack, tmp_path / "api.log") as server:
         answers = answers_after_sigterm(server, 1.5)
         assert "ConnectError" in answers, answers

@@ -1,11 +1,12 @@
 """The API's PostgreSQL role and Redis user can do what the API does, and
 nothing more; `default` is off; the healthcheck user can only PING.
 
-On the real servers the native runner starts (the same scripts, redis.conf and
-generated ACL as the containers).
+On the product's own db and redis containers (the same scripts, redis.conf
+and generated ACL as a user's stack).
 """
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,18 +16,19 @@ from fastapi.testclient import TestClient
 from psycopg import sql as pgsql
 from psycopg.conninfo import conninfo_to_dict
 from redis import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, NoPermissionError
+from redis.retry import Retry
 
 from app.counter import ViewCounter
 from app.db import FIRST_PAGE_QUERY, conninfo
-from app.init_secrets import REDIS_ACL, REDIS_ADMIN_SECRET, REDIS_HEALTHCHECK_SECRET
+from app.init_secrets import REDIS_ADMIN_SECRET, REDIS_HEALTHCHECK_SECRET
 from app.main import create_app
 from app.migrate import MAINTENANCE_DATABASES, migrate
 from app.settings import REDIS_ADMIN_USER, REDIS_HEALTHCHECK_USER, Settings
-from native.config import NativeConfig
-from native.stack import NativeStack
 from tests.conftest import REPO_ROOT
-from tests.integration.conftest import app_settings, database_first_started_with, sql
+from tests.integration.backing import Backing
+from tests.integration.conftest import backing, database_first_started_with, sql
 
 # --- PostgreSQL -------------------------------------------------------------
 
@@ -128,12 +130,12 @@ def test_the_api_connects_as_its_own_role(client: TestClient, settings: Settings
     assert users == [(settings.postgres_api_user,)]
 
 
-def test_the_api_role_is_a_plain_login_role(stack: NativeStack, settings: Settings) -> None:
+def test_the_api_role_is_a_plain_login_role(stack: Backing, settings: Settings) -> None:
     assert role_attributes(settings) == plain_login_role(settings)
     assert as_api(settings, "SELECT current_user") == [(settings.postgres_api_user,)]
 
 
-def test_the_api_role_reads_students_and_nothing_else(stack: NativeStack, settings: Settings) -> None:
+def test_the_api_role_reads_students_and_nothing_else(stack: Backing, settings: Settings) -> None:
     every_student = FIRST_PAGE_QUERY.replace("%s", "ALL")
     assert as_api(settings, every_student) == sql(settings, every_student)
     assert as_api(settings, "SELECT 1") == [(1,)]
@@ -147,7 +149,7 @@ def may_connect(settings: Settings, database: str) -> bool:
     return bool(allowed)
 
 
-def test_the_api_role_cannot_connect_to_maintenance_databases(stack: NativeStack, settings: Settings) -> None:
+def test_the_api_role_cannot_connect_to_maintenance_databases(stack: Backing, settings: Settings) -> None:
     # PUBLIC may connect to every new database, postgres and template1 too,
     # unless taken back.
     for database in MAINTENANCE_DATABASES:
@@ -157,7 +159,7 @@ def test_the_api_role_cannot_connect_to_maintenance_databases(stack: NativeStack
     assert may_connect(settings, settings.postgres_db)
 
 
-def test_migrate_leaves_other_applications_databases_alone(stack: NativeStack, settings: Settings) -> None:
+def test_migrate_leaves_other_applications_databases_alone(stack: Backing, settings: Settings) -> None:
     sql(settings, "CREATE DATABASE another_application")
     try:
         migrate(settings)
@@ -167,12 +169,12 @@ def test_migrate_leaves_other_applications_databases_alone(stack: NativeStack, s
 
 
 @pytest.mark.parametrize("statement", DENIED_STATEMENTS)
-def test_the_api_role_can_change_nothing(stack: NativeStack, settings: Settings, statement: str) -> None:
+def test_the_api_role_can_change_nothing(stack: Backing, settings: Settings, statement: str) -> None:
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         as_api(settings, statement)
 
 
-def test_migrate_is_idempotent_and_takes_back_what_was_added(stack: NativeStack, settings: Settings) -> None:
+def test_migrate_is_idempotent_and_takes_back_what_was_added(stack: Backing, settings: Settings) -> None:
     names = {
         "role": pgsql.Identifier(settings.postgres_api_user),
         "db": pgsql.Identifier(settings.postgres_db),
@@ -198,7 +200,7 @@ def test_migrate_is_idempotent_and_takes_back_what_was_added(stack: NativeStack,
 
 def test_a_poc_volume_gets_the_api_role_and_the_password_never_travels(tmp_path: Path) -> None:
     with database_first_started_with(tmp_path, "migration-v001.sql") as poc:
-        settings = app_settings(poc.config, sql_dir=REPO_ROOT / "sqlfiles")
+        settings = poc.settings(sql_dir=REPO_ROOT / "sqlfiles")
         sql(settings, "INSERT INTO utilisateur (nom, prenom) VALUES ('Durand', 'Alice')")
         assert role_attributes(settings) == []
         # Every statement of the migrate step lands in the server's log.
@@ -214,16 +216,16 @@ def test_a_poc_volume_gets_the_api_role_and_the_password_never_travels(tmp_path:
             as_api(settings, "SELECT * FROM utilisateur")
         assert settings.postgres_api_password is not None
         password = settings.postgres_api_password.get_secret_value()
-        server_log = poc.config.log_file("db").read_text(errors="replace")
+        server_log = poc.compose("logs", "db").stdout
         assert "ALTER ROLE" in server_log and password not in server_log
         role = (settings.postgres_api_user,)
         stored = sql(settings, "SELECT rolpassword FROM pg_authid WHERE rolname = %s", role)
         assert str(stored[0][0]).startswith("SCRAM-SHA-256$")
 
 
-def test_migrate_says_which_file_it_needs(stack: NativeStack, settings: Settings) -> None:
+def test_migrate_says_which_file_it_needs(stack: Backing, settings: Settings) -> None:
     with pytest.raises(ValueError, match="POSTGRES_API_PASSWORD_FILE"):
-        migrate(app_settings(stack.config, postgres_api_password_file=None))
+        migrate(stack.settings(postgres_api_password_file=None))
 
 
 # --- Redis ------------------------------------------------------------------
@@ -248,8 +250,8 @@ API_USER_DENIED = [
 ]
 
 
-def healthcheck_redis(settings: Settings, stack: NativeStack) -> Redis:
-    password = (stack.config.secrets_dir / REDIS_HEALTHCHECK_SECRET).read_text().strip()
+def healthcheck_redis(settings: Settings, stack: Backing) -> Redis:
+    password = (stack.secrets_dir / REDIS_HEALTHCHECK_SECRET).read_text().strip()
     return Redis(
         host=settings.redis_host,
         port=settings.redis_port,
@@ -260,9 +262,9 @@ def healthcheck_redis(settings: Settings, stack: NativeStack) -> Redis:
 
 
 def test_the_operators_admin_user_can_repair_the_counter(
-    redis_client: Redis, settings: Settings, stack: NativeStack
+    redis_client: Redis, settings: Settings, stack: Backing
 ) -> None:
-    password = (stack.config.secrets_dir / REDIS_ADMIN_SECRET).read_text().strip()
+    password = (stack.secrets_dir / REDIS_ADMIN_SECRET).read_text().strip()
     admin = Redis(
         host=settings.redis_host,
         port=settings.redis_port,
@@ -295,50 +297,40 @@ def test_the_api_redis_user_can_do_nothing_else(
 def test_the_default_user_cannot_log_in(redis_client: Redis, settings: Settings) -> None:
     assert settings.redis_password is not None
     password = settings.redis_password.get_secret_value()
-    for client in (
-        Redis(host=settings.redis_host, port=settings.redis_port, socket_timeout=2),
-        Redis(host=settings.redis_host, port=settings.redis_port, password=password, socket_timeout=2),
-    ):
+    # No retry: redis-py retries a refused login (a ConnectionError) by default.
+    once = {"host": settings.redis_host, "port": settings.redis_port, "retry": Retry(NoBackoff(), 0)}
+    for client in (Redis(**once, socket_timeout=2), Redis(**once, password=password, socket_timeout=2)):
         with client, pytest.raises(AuthenticationError):
             client.ping()
 
 
-def test_the_healthcheck_user_can_only_ping(stack: NativeStack, settings: Settings) -> None:
+def test_the_healthcheck_user_can_only_ping(stack: Backing, settings: Settings) -> None:
     with healthcheck_redis(settings, stack) as client:
         assert client.ping() is True
         for command in (("INCR", settings.counter_key), ("GET", settings.counter_key), ("INFO",)):
             with pytest.raises(NoPermissionError):
                 client.execute_command(*command)
-    assert stack.service("redis").ready()  # the native readiness check logs in as this user
-
-
-ADMIN = ("test-admin", "test-admin-password")
+    # Compose's healthcheck logs in as this user (healthy at its next check).
+    deadline = time.monotonic() + 30
+    while stack.state("redis") != "running/healthy":
+        assert time.monotonic() < deadline, stack.state("redis")
+        time.sleep(0.5)
 
 
 @pytest.fixture
-def audited(tmp_path: Path) -> Iterator[tuple[NativeStack, Settings, Redis]]:
-    """A stack of its own whose Redis has the generated ACL plus an admin user
-    (this test's only), to read the ACL log of what the API sends."""
-    own = NativeStack(NativeConfig.on_free_ports(tmp_path / "state"))
-    own.prepare()
-    acl = own.config.secrets_dir / REDIS_ACL
-    acl.chmod(0o644)
-    acl.write_text(acl.read_text() + f"user {ADMIN[0]} on >{ADMIN[1]} ~* &* +@all\n")
-    try:
-        own.start("db")
-        own.migrate()
-        own.service("redis").start()  # not own.start(): prepare() would rewrite the ACL
-        own.service("redis").wait_ready()
-        settings = app_settings(own.config)
-        with Redis(port=own.config.redis_port, username=ADMIN[0], password=ADMIN[1]) as admin:
+def audited() -> Iterator[tuple[Backing, Settings, Redis]]:
+    """A stack of its own, whose ACL log of what the API sends (refusals
+    included) the operator's admin user reads."""
+    with backing() as own:
+        settings = own.settings()
+        password = (own.secrets_dir / REDIS_ADMIN_SECRET).read_text().strip()
+        with Redis(port=own.redis_port, username=REDIS_ADMIN_USER, password=password) as admin:
             admin.acl_log_reset()
             yield own, settings, admin
-    finally:
-        own.down()
 
 
 def test_the_counter_logs_in_as_its_user_and_sends_nothing_else(
-    audited: tuple[NativeStack, Settings, Redis],
+    audited: tuple[Backing, Settings, Redis],
 ) -> None:
     _, settings, admin = audited
 
@@ -353,12 +345,13 @@ def test_the_counter_logs_in_as_its_user_and_sends_nothing_else(
 
     views, pong, users = asyncio.run(use_the_counter())
     assert (views, pong) == (1, True)
-    assert users == {ADMIN[0], settings.redis_user}
+    # (Compose's healthcheck logs in now and then as its own user.)
+    assert users - {REDIS_HEALTHCHECK_USER} == {REDIS_ADMIN_USER, settings.redis_user}
     # Nothing refused (redis-py's CLIENT SETINFO would be, from Redis 7.2 on).
     assert admin.acl_log() == []
 
 
-def test_the_api_sends_redis_nothing_its_user_may_not(audited: tuple[NativeStack, Settings, Redis]) -> None:
+def test_the_api_sends_redis_nothing_its_user_may_not(audited: tuple[Backing, Settings, Redis]) -> None:
     """Every path of the API that talks to Redis: a view, readiness, and a
     request the database cannot answer."""
     own, settings, admin = audited

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from redis import Redis
 
 from app.settings import Settings
-from native.stack import NativeStack
+from tests.integration.backing import Backing
 from tests.integration.conftest import counter_value
 from tests.integration.live_server import live_server
 
@@ -45,7 +45,7 @@ def wait_for_views(client: TestClient, timeout: float = 10) -> int:
     raise AssertionError("views did not come back")
 
 
-def test_redis_stopped_still_lists_students_without_views(client: TestClient, stack: NativeStack) -> None:
+def test_redis_stopped_still_lists_students_without_views(client: TestClient, stack: Backing) -> None:
     last = client.get("/").json()[0]["views"]
     stack.stop("redis")
     try:
@@ -58,7 +58,7 @@ def test_redis_stopped_still_lists_students_without_views(client: TestClient, st
     assert wait_for_views(client) > last
 
 
-def test_redis_paused_does_not_hang_requests(client: TestClient, stack: NativeStack) -> None:
+def test_redis_paused_does_not_hang_requests(client: TestClient, stack: Backing) -> None:
     last = client.get("/").json()[0]["views"]
     stack.pause("redis")
     try:
@@ -69,7 +69,7 @@ def test_redis_paused_does_not_hang_requests(client: TestClient, stack: NativeSt
 
 
 def test_database_down_answers_503_then_recovers_without_restart(
-    client: TestClient, stack: NativeStack, redis_client: Redis, settings: Settings
+    client: TestClient, stack: Backing, redis_client: Redis, settings: Settings
 ) -> None:
     assert client.get("/").status_code == 200
     stack.stop("db")
@@ -92,7 +92,7 @@ def test_database_down_answers_503_then_recovers_without_restart(
         time.sleep(0.1)
 
 
-def test_api_starts_while_the_database_is_down(stack: NativeStack, settings: Settings) -> None:
+def test_api_starts_while_the_database_is_down(stack: Backing, settings: Settings) -> None:
     from app.main import create_app
 
     stack.stop("db")
@@ -106,8 +106,7 @@ def test_api_starts_while_the_database_is_down(stack: NativeStack, settings: Set
                 assert time.monotonic() < deadline, "no recovery within 5 s"
                 time.sleep(0.1)
     finally:
-        if not stack.service("db").running():
-            stack.start("db")
+        stack.start("db")
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ async def keep_asking(url: str, stop: asyncio.Event, served: list[Served], statu
 
 
 async def clients_across_database_restarts(
-    url: str, stack: NativeStack, clients: int, restarts: int
+    url: str, stack: Backing, clients: int, restarts: int
 ) -> tuple[list[Served], list[int]]:
     served: list[Served] = []
     statuses: list[int] = []
@@ -167,12 +166,10 @@ def later_but_not_higher(served: list[Served]) -> list[tuple[Served, int]]:
     return wrong
 
 
-def test_views_stay_unique_and_increasing_while_the_database_restarts(
-    stack: NativeStack, tmp_path: Path
-) -> None:
+def test_views_stay_unique_and_increasing_while_the_database_restarts(stack: Backing, tmp_path: Path) -> None:
     """`views` counts the lists served: a 503 takes no value, so none is
     served twice and none goes back, even with requests in flight."""
-    with live_server(stack.config, tmp_path / "api.log", db_backoff=0.2) as server:
+    with live_server(stack, tmp_path / "api.log", db_backoff=0.2) as server:
         served, statuses = asyncio.run(clients_across_database_restarts(server.url, stack, 16, restarts=3))
     assert set(statuses) == {200, 503}, set(statuses)
     values = [answer.views for answer in served]
@@ -201,11 +198,11 @@ async def timed_answers(url: str, clients: int, seconds: float) -> list[tuple[fl
     return answers
 
 
-def test_a_frozen_database_is_an_outage_not_a_busy_pool(stack: NativeStack, tmp_path: Path) -> None:
+def test_a_frozen_database_is_an_outage_not_a_busy_pool(stack: Backing, tmp_path: Path) -> None:
     """Connections out but no query completing: once that has lasted a
     second, the breaker opens and requests get their 503 at once."""
     pool = {"db_pool_min_size": 1, "db_pool_max_size": 2, "db_acquire_timeout": 0.3}
-    with live_server(stack.config, tmp_path / "api.log", **pool) as server:
+    with live_server(stack, tmp_path / "api.log", **pool) as server:
         assert httpx.get(f"{server.url}/", timeout=5).status_code == 200
         # Every PostgreSQL process, as `docker pause` does: with the postmaster
         # alone stopped, the backends of open connections would answer.

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from bench.load import Answer, Event, blocking, burst
-from native.stack import NativeStack
+from tests.integration.backing import Backing
 from tests.integration.live_server import LiveServer, live_server
 
 CONNECTIONS = 300
@@ -38,7 +38,7 @@ def warm_up(server: LiveServer) -> None:
 
 
 def test_overload_with_redis_paused_then_stopped_answers_only_200_or_503(
-    stack: NativeStack, tmp_path: Path
+    stack: Backing, tmp_path: Path
 ) -> None:
     events: list[Event] = [
         (1.0, blocking(lambda: stack.pause("redis"))),
@@ -47,18 +47,16 @@ def test_overload_with_redis_paused_then_stopped_answers_only_200_or_503(
         (3.5, blocking(lambda: stack.start("redis"))),
     ]
     try:
-        with live_server(stack.config, tmp_path / "api.log", redis_backoff=0.5, **TINY_POOL) as server:
+        with live_server(stack, tmp_path / "api.log", redis_backoff=0.5, **TINY_POOL) as server:
             warm_up(server)
             answers = asyncio.run(burst(server.url, CONNECTIONS, 5.0, events))
             assert_only_200_and_fast_503(answers, server)
     finally:
-        stack.unpause("redis")
-        if not stack.service("redis").running():
-            stack.start("redis")
+        stack.start("redis")
 
 
-def test_a_saturated_pool_is_not_a_database_outage(stack: NativeStack, tmp_path: Path) -> None:
-    with live_server(stack.config, tmp_path / "api.log", **TINY_POOL) as server:
+def test_a_saturated_pool_is_not_a_database_outage(stack: Backing, tmp_path: Path) -> None:
+    with live_server(stack, tmp_path / "api.log", **TINY_POOL) as server:
         warm_up(server)
         answers = asyncio.run(burst(server.url, CONNECTIONS, 2.0, []))
         assert_only_200_and_fast_503(answers, server)

@@ -14,6 +14,8 @@ from tests.conftest import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "python.Dockerfile"
+# The edge's servers, rendered by the nginx image's entrypoint.
+TEMPLATE = REPO_ROOT / "nginx" / "default.conf.template"
 
 
 @cache

@@ -5,14 +5,11 @@ from typing import Any
 
 import pytest
 
-from native.config import EDGE_API_PORT, EDGE_PAGE_PORT, REPO_ROOT
-from native.edge import TEMPLATE
-from native.services import SERVICES
-from tests.static.compose import SECRETS_MOUNT, compose, is_one_shot, services, volume_mounts
+from bench.driver import EDGE_API_PORT, EDGE_PAGE_PORT, LONG_RUNNING, REPO_ROOT
+from tests.static.compose import SECRETS_MOUNT, TEMPLATE, compose, is_one_shot, services, volume_mounts
 from tests.static.compose import set_environment as environment
 
 ALL = list(services())
-LONG_RUNNING = [name for name in ALL if not is_one_shot(name)]
 ONE_SHOTS = [name for name in ALL if is_one_shot(name)]
 PUBLISHING = [name for name, service in services().items() if "ports" in service]
 # The one-shot that writes the secret files: the only one mounting the volume whole.
@@ -39,10 +36,10 @@ def hosts(name: str) -> set[str]:
     return {environment(name)[key].split(":")[0] for key in HOST_VARIABLES if key in environment(name)}
 
 
-def test_the_long_running_services_are_the_native_runners_and_the_makefiles() -> None:
-    assert set(LONG_RUNNING) == set(SERVICES)
+def test_the_long_running_services_are_the_tests_and_the_makefiles() -> None:
+    assert {name for name in ALL if not is_one_shot(name)} == set(LONG_RUNNING)
     makefile = re.search(r"^SERVICES := (.*)$", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
-    assert makefile and set(makefile.group(1).split()) == set(SERVICES)
+    assert makefile and set(makefile.group(1).split()) == set(LONG_RUNNING)
     assert "version" not in compose()
 
 
@@ -275,13 +272,6 @@ def test_every_interpolated_variable_is_documented_in_env_example() -> None:
     example = (REPO_ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^#?\s*([A-Z_]+)=", example, re.MULTILINE))
     assert used <= documented, used - documented
-
-
-def test_the_makefile_one_service_targets_are_the_native_runner_s() -> None:
-    from native.__main__ import ONE_SERVICE
-
-    makefile = re.search(r"^ONE_SERVICE := (.*)$", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
-    assert makefile and set(makefile.group(1).split()) == set(ONE_SERVICE)
 
 
 def test_the_edge_container_lets_nginx_open_the_files_it_asks_for() -> None:

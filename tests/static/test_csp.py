@@ -4,8 +4,8 @@ import base64
 import hashlib
 import re
 
-from native.edge import TEMPLATE
 from tests.conftest import REPO_ROOT
+from tests.static.compose import TEMPLATE
 
 
 def inline_hashes(tag: str) -> set[str]:
@@ -15,7 +15,7 @@ def inline_hashes(tag: str) -> set[str]:
 
 
 def page_policy() -> dict[str, list[str]]:
-    page_server = TEMPLATE.read_text().split("listen ${EDGE_LISTEN_ADDRESS}:8000")[0]
+    page_server = TEMPLATE.read_text().split("listen 8000")[0]
     (policy,) = re.findall(r'add_header Content-Security-Policy "([^"]+)" always;', page_server)
     directives = [d.split() for d in policy.split(";") if d.strip()]
     return {d[0]: d[1:] for d in directives}

@@ -309,7 +309,7 @@ def test_environment_values_name_the_kubernetes_services() -> None:
     assert api["POSTGRES_HOST"] == "db" and api["REDIS_HOST"] == "redis"
     assert env(only_container("migrate"))["POSTGRES_HOST"] == "db"
     edge = env(only_container("edge"))
-    assert edge["API_UPSTREAM_RESOLVE"] == "resolve" and edge["NGINX_ENTRYPOINT_LOCAL_RESOLVERS"] == "1"
+    assert edge["NGINX_ENTRYPOINT_LOCAL_RESOLVERS"] == "1"
     # nginx's resolver ignores resolv.conf's search list: a full name, in
     # the kustomization's namespace, of the api Service's port.
     host, port = edge["API_UPSTREAM"].rsplit(":", 1)

@@ -23,14 +23,14 @@ def test_no_secret_or_local_state_is_tracked() -> None:
     for path in tracked_files():
         name = path.rsplit("/", 1)[-1]
         assert name != ".env", path
-        assert not path.startswith((".native/", ".venv/", "secrets/", "test-artifacts/")), path
+        assert not path.startswith((".venv/", "secrets/", "test-artifacts/")), path
         assert not name.endswith((".pem", ".key")), path
         assert name not in (*PASSWORD_FILES, REDIS_ACL), path
 
 
 def test_gitignore_covers_env_state_and_secrets() -> None:
     ignored = (REPO_ROOT / ".gitignore").read_text().split("\n")
-    for entry in (".env", ".native/", ".venv/", "secrets/", "test-artifacts/"):
+    for entry in (".env", ".venv/", "secrets/", "test-artifacts/"):
         assert entry in ignored
 
 

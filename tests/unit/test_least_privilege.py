@@ -1,5 +1,5 @@
-"""Who connects as whom: the API's own PostgreSQL role and Redis user, wired
-the same way by the compose file and the native runner.
+"""Who connects as whom: the API's own PostgreSQL role and Redis user, as
+the settings and the connection strings make them.
 
 The privileges themselves are checked on real servers in
 tests/integration/test_least_privilege.py.
@@ -21,9 +21,6 @@ from app.init_secrets import (
     REDIS_SECRET,
 )
 from app.settings import API_CONNECTION_RESERVE, REDIS_ADMIN_USER, REDIS_HEALTHCHECK_USER, Settings
-from native.application import api_environment, migrate_environment
-from native.config import NativeConfig
-from tests.static.compose import SECRETS_MOUNT, services, set_environment
 
 
 def make(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
@@ -93,44 +90,6 @@ def test_the_api_connects_as_its_role_and_migrate_as_the_owner(
     owner = conninfo_to_dict(conninfo(settings, owner=True))
     assert (owner["user"], owner["password"]) == ("dashboard", "owner-pw")
     assert api["application_name"] != owner["application_name"]
-
-
-def compose_environment(service: str) -> dict[str, str]:
-    # The tunables passed on only when set (x-settings) hold no credential.
-    return set_environment(service)
-
-
-def test_compose_gives_the_api_only_its_own_credentials() -> None:
-    api = compose_environment("api")
-    assert "POSTGRES_PASSWORD_FILE" not in api
-    assert api["POSTGRES_API_PASSWORD_FILE"] == f"{SECRETS_MOUNT}/{DB_API_SECRET}"
-    assert api["REDIS_PASSWORD_FILE"] == f"{SECRETS_MOUNT}/{REDIS_SECRET}"
-
-
-def test_compose_gives_migrate_the_owner_and_the_api_role_to_create() -> None:
-    migrate = compose_environment("migrate")
-    assert migrate["POSTGRES_PASSWORD_FILE"] == f"{SECRETS_MOUNT}/{DB_SECRET}"
-    assert migrate["POSTGRES_API_PASSWORD_FILE"] == f"{SECRETS_MOUNT}/{DB_API_SECRET}"
-    assert not any(key.startswith("REDIS_") for key in migrate)
-    # Same pool sizing as the api: the role's connection limit derives from it.
-    assert migrate["API_WORKERS"] == compose_environment("api")["API_WORKERS"]
-
-
-def test_compose_redis_healthcheck_logs_in_as_the_healthcheck_user() -> None:
-    command = " ".join(services()["redis"]["healthcheck"]["test"][1:])
-    assert f"--user {REDIS_HEALTHCHECK_USER} " in command
-    assert f'REDISCLI_AUTH="$$(cat {SECRETS_MOUNT}/{REDIS_HEALTHCHECK_SECRET})"' in command
-    assert f"/{REDIS_SECRET})" not in command
-
-
-def test_native_runner_gives_the_same_split(tmp_path: Path) -> None:
-    config = NativeConfig(state_dir=tmp_path, db_port=1, redis_port=2)
-    api, migrate = api_environment(config), migrate_environment(config)
-    assert "POSTGRES_PASSWORD_FILE" not in api
-    assert api["POSTGRES_API_PASSWORD_FILE"] == str(config.secrets_dir / DB_API_SECRET)
-    assert migrate["POSTGRES_PASSWORD_FILE"] == str(config.secrets_dir / DB_SECRET)
-    assert migrate["POSTGRES_API_PASSWORD_FILE"] == api["POSTGRES_API_PASSWORD_FILE"]
-    assert not any(key.startswith("REDIS_") for key in migrate)
 
 
 def test_every_password_file_is_listed_once() -> None:

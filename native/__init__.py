@@ -1,1 +1,0 @@
-"""Native runner: the stack's services as local processes (no Docker engine)."""
