@@ -1,5 +1,5 @@
-"""What each container's cgroup says about a scenario (cgroup v2, read inside
-the container): how often its CPU quota held it back, and the kernel's OOM kills."""
+"""What each container's cgroup says about a scenario (read inside the
+container): how often its CPU quota held it back, and the kernel's OOM kills."""
 
 from dataclasses import dataclass
 
@@ -14,28 +14,44 @@ class Counters:
     oom_kills: int
 
 
+# cgroup v2 (Docker Desktop, current distributions), else v1.
+COUNTERS = (
+    "cat /sys/fs/cgroup/cpu.stat /sys/fs/cgroup/memory.events 2>/dev/null"
+    " || cat /sys/fs/cgroup/cpu/cpu.stat /sys/fs/cgroup/memory/memory.oom_control"
+)
+
+
 def _fields(text: str) -> dict[str, int]:
-    return {name: int(value) for name, value in (line.split() for line in text.splitlines() if line.strip())}
+    pairs = (line.split() for line in text.splitlines())
+    return {pair[0]: int(pair[1]) for pair in pairs if len(pair) == 2 and pair[1].isdigit()}
 
 
-def read(stack: StackDriver) -> dict[str, Counters]:
-    found = {}
+def read(stack: StackDriver) -> dict[str, Counters | None]:
+    """Each service's counters; None for one stopped or paused (no exec)."""
+    found: dict[str, Counters | None] = {}
     for service in LONG_RUNNING:
-        cpu = _fields(stack.compose("exec", "-T", service, "cat", "/sys/fs/cgroup/cpu.stat"))
-        memory = _fields(stack.compose("exec", "-T", service, "cat", "/sys/fs/cgroup/memory.events"))
+        try:
+            fields = _fields(stack.compose("exec", "-T", service, "sh", "-c", COUNTERS))
+        except AssertionError:
+            found[service] = None
+            continue
+        # v2 counts the throttled time in microseconds, v1 in nanoseconds.
+        throttled_s = fields.get("throttled_usec", 0) / 1e6 + fields.get("throttled_time", 0) / 1e9
         found[service] = Counters(
-            cpu.get("nr_periods", 0),
-            cpu.get("nr_throttled", 0),
-            cpu.get("throttled_usec", 0) / 1e6,
-            memory.get("oom_kill", 0),
+            fields.get("nr_periods", 0), fields.get("nr_throttled", 0), throttled_s, fields.get("oom_kill", 0)
         )
     return found
 
 
-def since(before: dict[str, Counters], after: dict[str, Counters]) -> dict[str, Counters]:
-    """The counters' growth; a container restarted meanwhile counts from zero."""
+def since(
+    before: dict[str, Counters | None], after: dict[str, Counters | None]
+) -> dict[str, Counters | None]:
+    """The counters' growth; a container restarted meanwhile counts from zero,
+    and one stopped or paused at either end has none."""
 
-    def growth(old: Counters, new: Counters) -> Counters:
+    def growth(old: Counters | None, new: Counters | None) -> Counters | None:
+        if old is None or new is None:
+            return None
         if new.periods < old.periods:
             return new
         return Counters(

@@ -255,7 +255,8 @@ def test_a_control_byte_in_a_header_gets_json_and_no_api_warning(
     edge passes on only the headers the API reads, and those only printable."""
     logs_before = stack.logs()
     value = b"a" + CONTROL_BYTES[control] + b"b"
-    answer = raw_exchange(8000, b"GET / HTTP/1.1\r\nHost: x\r\n" + header + b": " + value + b"\r\n\r\n", 3)
+    request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + header + b": " + value + b"\r\n\r\n"
+    answer = raw_exchange(8000, request)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert b"\r\ncontent-type: application/json" in head.lower(), answer[:300]
     assert status_of(answer) == 200 and isinstance(json.loads(body), list), answer[:300]
