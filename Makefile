@@ -14,7 +14,7 @@ SOAK_SECONDS ?= 300
 # The tiers that need an engine, in order (tests/engine/run.sh runs them).
 ENGINE_TIERS := test-integration test-e2e test-swarm
 
-.PHONY: help up down ps logs stop start restart kill pause unpause psql redis-cli clean deps-test lint test test-engine $(ENGINE_TIERS) swarm-up swarm-down swarm-clean bench soak requirements
+.PHONY: help up down ps logs stop start restart kill pause unpause psql redis-cli backup restore rotate-secrets redis-check-aof clean deps-test lint test test-engine $(ENGINE_TIERS) swarm-up swarm-down swarm-clean bench soak requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -24,7 +24,8 @@ define require_service
 endef
 
 up: ## start the stack, return once healthy, print the URLs
-	$(COMPOSE) up -d --wait --wait-timeout 300
+	@# A one-shot that fails says why in its log: shown here, not only its exit code.
+	$(COMPOSE) up -d --wait --wait-timeout 300 || { $(COMPOSE) logs --no-log-prefix secrets migrate | tail -n 20 >&2; exit 1; }
 	@# Healthy containers, and the edge reaching the api too: it looks the
 	@# api up by name, and a name asked before the api existed is retried
 	@# after a resolver timeout.
@@ -68,6 +69,14 @@ psql: ## psql on the stack's database (reads SQL from stdin when piped)
 	@tty=; [ -t 0 ] || tty=-T; $(COMPOSE) exec $$tty db sh -c 'exec psql -v ON_ERROR_STOP=1 -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
 redis-cli: ## redis-cli on the stack's Redis as its admin user (reads commands from stdin when piped)
 	@tty=; [ -t 0 ] || tty=-T; $(COMPOSE) exec $$tty redis sh -c 'REDISCLI_AUTH="$$(cat /run/dashboard-secrets/redis_admin_password)" exec redis-cli --user admin'
+backup: ## an archive of the running stack's data and secrets, in backups/ (0600: it holds the secrets)
+	deploy/backup/backup.sh
+restore: ## an archive of make backup into a stack with no data (make clean first): make restore FILE=...
+	deploy/backup/restore.sh "$(FILE)"
+rotate-secrets: ## new passwords for every secret, applied where they are checked; no restart
+	$(COMPOSE) run --rm rotate
+redis-check-aof: ## repair a damaged AOF that keeps Redis from starting, then skip the counter ahead (SKIP=10000)
+	redis/repair-aof.sh
 clean: ## remove the containers and the data (asks, unless CI=true)
 	@[ "$(CI)" = true ] || { read -rp "Delete the data (database, counter, secrets)? [y/N] " a; [[ $$a =~ ^[yYoO] ]]; }
 	$(COMPOSE) down --volumes --remove-orphans

@@ -11,6 +11,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from app.metrics import BREAKER_OPENINGS, DEPENDENCY_UP
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -35,6 +37,8 @@ class Breaker:
         self._down = False
         self._retry_at = 0.0
         self._probe_in_flight = False
+        self._up_metric = DEPENDENCY_UP.labels(name.lower())
+        self._up_metric.set(1)
 
     @property
     def available(self) -> bool:
@@ -67,6 +71,8 @@ class Breaker:
         self._retry_at = self._clock() + self._backoff
         if not self._down:
             self._down = True
+            self._up_metric.set(0)
+            BREAKER_OPENINGS.labels(self._name.lower()).inc()
             log.warning(
                 "%s unavailable (%s: %s); %s, retrying every %.1fs",
                 self._name,
@@ -79,4 +85,5 @@ class Breaker:
     def _mark_up(self) -> None:
         if self._down:
             self._down = False
+            self._up_metric.set(1)
             log.info("%s available again", self._name)

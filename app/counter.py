@@ -8,9 +8,11 @@ from typing import TypeVar
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.credentials import CredentialProvider
 from redis.exceptions import MaxConnectionsError, RedisError
 
 from app.breaker import Breaker, BreakerOpen
+from app.metrics import COUNTER_ERRORS
 from app.settings import Settings
 
 # Everything a dead, frozen or unreachable Redis can raise through redis-py.
@@ -46,6 +48,20 @@ async def within(seconds: float, operation: Awaitable[T]) -> T:
 CLOSE_TIMEOUT_S = 1.0
 
 
+class CurrentCredentials(CredentialProvider):
+    """The API's Redis user, with its password as the file holds it now: a
+    rotated password reaches the next connection without a restart."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def get_credentials(self) -> tuple[str] | tuple[str, str]:
+        return self._settings.redis_user, self._settings.current("redis_password") or ""
+
+    async def get_credentials_async(self) -> tuple[str] | tuple[str, str]:
+        return self.get_credentials()
+
+
 class PoolBusy(Exception):
     """Every pooled connection is in use: Redis is fine, this call goes without."""
 
@@ -69,13 +85,12 @@ class ViewCounter:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ViewCounter":
-        password = settings.redis_password.get_secret_value() if settings.redis_password else None
         client = Redis(
             host=settings.redis_host,
             port=settings.redis_port,
-            # The API's own ACL user (app/init_secrets.py): INCRBY of its key, PING.
-            username=settings.redis_user,
-            password=password,
+            # The API's own ACL user (app/init_secrets.py): INCRBY of its key,
+            # PING; its password file read at each new connection.
+            credential_provider=CurrentCredentials(settings),
             # No CLIENT SETINFO on connect: a command its user may not run.
             driver_info=None,
             # No socket timeouts of redis-py's own: each call is bounded once,
@@ -155,6 +170,7 @@ class ViewCounter:
         except (BreakerOpen, PoolBusy):
             return None
         except REDIS_FAILURES:
+            COUNTER_ERRORS.inc()
             await self._drop_idle_connections()
             return None
 

@@ -73,19 +73,19 @@ def described(error: psycopg.Error) -> str:
     return f"{type(error).__name__}{code}: {message[0] if message else 'no detail'}"
 
 
-def conninfo(settings: Settings, *, owner: bool = False) -> str:
+def conninfo(settings: Settings, *, owner: bool = False, with_password: bool = True) -> str:
     """The API's role by default (SELECT on students only); the database's
     owner (POSTGRES_USER) for the migrate step alone."""
     if owner:
-        user, secret, application = settings.postgres_user, settings.postgres_password, "migrate"
+        user, secret, application = settings.postgres_user, "postgres_password", "migrate"
     else:
-        user, secret, application = settings.postgres_api_user, settings.postgres_api_password, "api"
+        user, secret, application = settings.postgres_api_user, "postgres_api_password", "api"
     return make_conninfo(
         host=settings.postgres_host,
         port=settings.postgres_port,
         dbname=settings.postgres_db,
         user=user,
-        password=secret.get_secret_value() if secret else None,
+        password=settings.current(secret) if with_password else None,
         connect_timeout=settings.db_connect_timeout,
         application_name=f"student-dashboard-{application}",
         options=f"-c statement_timeout={settings.db_statement_timeout_ms}",
@@ -114,11 +114,16 @@ class StudentStore:
         # arrive meanwhile, and when it started.
         self._reading: dict[PageKey, tuple[asyncio.Future[StudentsPage], float]] = {}
         self._pool = AsyncConnectionPool(
-            conninfo(settings),
+            conninfo(settings, with_password=False),
             min_size=settings.db_pool_min_size,
             max_size=settings.db_pool_max_size,
             open=False,
-            kwargs={"autocommit": True, "row_factory": dict_row},
+            # Called at each new connection: the password file as it is now.
+            kwargs=lambda: {
+                "autocommit": True,
+                "row_factory": dict_row,
+                "password": settings.current("postgres_api_password"),
+            },
             reconnect_timeout=RECONNECT_TIMEOUT_S,
             name="students",
         )
@@ -128,6 +133,15 @@ class StudentStore:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    def pool_stats(self) -> dict[str, int]:
+        """The pool's connections: its size, the available ones, the requests waiting."""
+        stats = self._pool.get_stats()
+        return {
+            "size": stats["pool_size"],
+            "available": stats["pool_available"],
+            "waiting": stats["requests_waiting"],
+        }
 
     async def fetch_page(self, after: int | None, limit: int) -> StudentsPage:
         """`limit` students in id order, from the first one or after the id `after`."""

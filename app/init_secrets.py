@@ -14,6 +14,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from app import logs
 from app.settings import REDIS_ADMIN_USER, REDIS_HEALTHCHECK_USER, Settings, get_settings
 
 log = logging.getLogger("app.init_secrets")
@@ -48,6 +49,16 @@ def _write_once(path: Path, content: str) -> bool:
     return True
 
 
+def replace_in_place(path: Path, content: str) -> None:
+    """The file's content replaced, the file itself (its inode) kept: the
+    services mount each secret file on its own (volume subpath), and such a
+    mount would keep showing a file replaced by a rename."""
+    os.chmod(path, 0o600)
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(content)
+    os.chmod(path, SECRET_MODE)
+
+
 def _password_hash(password: str) -> str:
     return "#" + hashlib.sha256(password.encode()).hexdigest()
 
@@ -78,36 +89,62 @@ def redis_acl(
     )
 
 
+class OwnerPasswordLost(Exception):
+    """db_password is gone while the database it was made for is not."""
+
+
+OWNER_PASSWORD_LOST = f"""{DB_SECRET} is missing, and the database was initialised with it: a new
+one would not match, so none is made. Put the file back from a backup (make
+restore), or give the owner a new password:
+  printf '%s' "$NEW" | docker compose run --rm -T --no-deps secrets \\
+    sh -c 'umask 0333 && cat > /run/dashboard-secrets/{DB_SECRET}'
+  docker compose up -d --no-deps db
+  echo "ALTER ROLE {{owner}} PASSWORD '$NEW';" | make psql
+  make up"""
+
+
 def _read(directory: Path, name: str) -> str:
     return (directory / name).read_text(encoding="utf-8").strip()
 
 
 def ensure_secrets(
-    directory: Path, redis_user: str = DEFAULT_REDIS_USER, counter_key: str = DEFAULT_COUNTER_KEY
+    directory: Path,
+    redis_user: str = DEFAULT_REDIS_USER,
+    counter_key: str = DEFAULT_COUNTER_KEY,
+    database: Path | None = None,
 ) -> list[str]:
     """Create the missing secrets, and the ACL file for the API's Redis user
-    `redis_user` and its key `counter_key`; returns the names created."""
+    `redis_user` and its key `counter_key`; returns the names created (or,
+    for the ACL, rewritten). Never
+    the owner's password of a `database` folder that is not empty (an
+    initialised database)."""
+    if not (directory / DB_SECRET).exists() and database is not None and any(database.iterdir()):
+        raise OwnerPasswordLost(OWNER_PASSWORD_LOST)
     created = [name for name in PASSWORD_FILES if _write_once(directory / name, secrets.token_urlsafe(32))]
     api, healthcheck, admin = (
         _read(directory, name) for name in (REDIS_SECRET, REDIS_HEALTHCHECK_SECRET, REDIS_ADMIN_SECRET)
     )
     acl = redis_acl(api, healthcheck, admin, api_user=redis_user, counter_key=counter_key)
     acl_path = directory / REDIS_ACL
-    if acl_path.exists() and acl_path.read_text(encoding="utf-8") != acl:
+    if _write_once(acl_path, acl):
+        created.append(REDIS_ACL)
+    elif acl_path.read_text(encoding="utf-8") != acl:
         # Derived: follow a replaced password, a renamed user or key, and an
         # earlier version's file (`default` with every right).
-        acl_path.unlink()
-    if _write_once(acl_path, acl):
+        replace_in_place(acl_path, acl)
         created.append(REDIS_ACL)
     return created
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure()
     settings = get_settings()
     directory = settings.secrets_dir
     try:
-        created = ensure_secrets(directory, settings.redis_user, settings.counter_key)
+        created = ensure_secrets(directory, settings.redis_user, settings.counter_key, settings.db_data_dir)
+    except OwnerPasswordLost as exc:
+        log.error("%s", str(exc).format(owner=settings.postgres_user))
+        return 1
     except OSError as exc:
         log.error("cannot write secrets into %s: %s", directory, exc)
         return 1

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from app.counter import ViewCounter
 from app.db import DatabaseUnavailable, StudentStore
+from app.metrics import DB_POOL, RequestRecorder
 from app.middleware import RETRY_AFTER_SECONDS, CatchUnexpected, InFlightLimit, RejectControlCharacters
 from app.settings import STUDENTS_PAGE_MAX, Settings, get_settings
 
@@ -56,12 +58,23 @@ LINK_HEADER = {
     "description": 'the next page, when there is one: </?after=ID&limit=N>; rel="next" (RFC 8288)',
     "schema": {"type": "string"},
 }
+POOL_REPORT_S = 5.0
+REQUEST_ID_HEADER = "X-Request-ID"
 # The range of the students' SERIAL ids.
 INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
 
 
 def next_link(after: int, limit: int) -> str:
     return f'</?after={after}&limit={limit}>; rel="next"'
+
+
+async def report_pool(store: StudentStore) -> None:
+    """The pool's connections in the metrics, every few seconds (a scrape
+    reaches no worker)."""
+    while True:
+        for state, count in store.pool_stats().items():
+            DB_POOL.labels(state).set(count)
+        await asyncio.sleep(POOL_REPORT_S)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -73,9 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         counter = ViewCounter.from_settings(settings)
         await store.open()  # does not wait for the database
         app.state.store, app.state.counter = store, counter
+        reporting = asyncio.create_task(report_pool(store))
         try:
             yield
         finally:
+            reporting.cancel()
             await counter.close()
             await store.close()
 
@@ -90,7 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The slash redirect builds its Location from the Host header.
         redirect_slashes=False,
     )
-    # The last added runs first: CatchUnexpected sees every exception, and the
+    # The last added runs first: the request's id is known to every log line,
+    # CatchUnexpected sees every exception, every answer is recorded, and the
     # limit's 503 still carries the CORS headers the page needs to read it.
     app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)
     app.add_middleware(
@@ -102,7 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Link"],
     )
     app.add_middleware(RejectControlCharacters)
+    app.add_middleware(RequestRecorder)
     app.add_middleware(CatchUnexpected)
+    # The edge's X-Request-ID, checked there (no second check here).
+    app.add_middleware(CorrelationIdMiddleware, header_name=REQUEST_ID_HEADER, validator=None)
 
     # HEAD wherever GET (RFC 9110 9.1): FastAPI's routes do not add it. One
     # route per method, so that each operation has an id of its own.

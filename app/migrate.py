@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from app import logs
 from app.db import conninfo
 from app.settings import Settings, get_settings
 
@@ -131,7 +132,7 @@ def migrate(settings: Settings) -> list[str]:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure()
     try:
         migrate(get_settings())
     except (psycopg.Error, OSError, ValueError) as exc:

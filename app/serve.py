@@ -1,37 +1,30 @@
 """Start the API server: the image's CMD."""
 
-import copy
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
-from typing import Any
+from pathlib import Path
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 
+from app import logs
 from app.settings import get_settings
 
 # Set in the server process that a draining parent starts.
 _DRAINED_CHILD = "APP_SERVE_DRAINED_CHILD"
+# Where the workers write their metrics (prometheus_client's multiprocess
+# mode): the container's /tmp, a tmpfs.
+METRICS_DIR = "/tmp/metrics"  # noqa: S108
 log = logging.getLogger("app.serve")
-
-
-def logging_config() -> dict[str, Any]:
-    """uvicorn's own logging, plus the app's loggers (state changes of Redis
-    and the database) at INFO, in every worker process."""
-    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["app"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    # The pool logs every failed connection attempt; app.breaker logs the
-    # database going down and coming back, once each.
-    config["loggers"]["psycopg.pool"] = {"handlers": ["default"], "level": "ERROR", "propagate": False}
-    return config
 
 
 def serve() -> None:
     settings = get_settings()
+    expose_metrics(settings.api_host, settings.metrics_port)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -40,13 +33,29 @@ def serve() -> None:
         workers=settings.api_workers,
         server_header=False,
         log_level="info",
-        # The edge logs every request already; one more line per request here
-        # costs the API a good part of its throughput.
+        # app.access logs each request, with its id; not uvicorn too.
         access_log=False,
         # Client addresses are not used: skip X-Forwarded-For parsing.
         proxy_headers=False,
-        log_config=logging_config(),
+        log_config=logs.log_config(),
     )
+
+
+def expose_metrics(host: str, port: int) -> None:
+    """The workers' metrics, summed, on a port of their own: the edge never
+    proxies it, so only the internal network reaches it. Before any worker
+    starts: each reads PROMETHEUS_MULTIPROC_DIR when it first imports
+    prometheus_client."""
+    directory = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", METRICS_DIR))
+    shutil.rmtree(directory, ignore_errors=True)  # an earlier run's workers
+    directory.mkdir(parents=True)
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from app.metrics_exposition import LiveWorkersCollector
+
+    registry = CollectorRegistry()
+    registry.register(LiveWorkersCollector(directory))
+    start_http_server(port, addr=host, registry=registry)
 
 
 def serve_with_drain(seconds: float) -> int:
@@ -76,7 +85,7 @@ def serve_with_drain(seconds: float) -> int:
 def main() -> None:
     drain = get_settings().api_drain_seconds
     if drain > 0 and os.environ.get(_DRAINED_CHILD) != "1":
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+        logs.configure()
         sys.exit(serve_with_drain(drain))
     serve()
 

@@ -135,6 +135,8 @@ class Settings(BaseSettings):
     # HTTP
     api_host: str = "0.0.0.0"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # The workers' Prometheus metrics, summed (/metrics): not the edge's.
+    metrics_port: int = Field(default=9000, ge=1, le=65535)
     # Requests one worker serves at once; the next get an immediate 503. Well
     # above the load the stack is sized for (make bench: 16 connections over
     # 2 workers), below redis-py's 100 connections per pool (one per request
@@ -143,11 +145,10 @@ class Settings(BaseSettings):
     api_max_in_flight: int = Field(default=64, ge=1)
     # One worker per core of the machine the stack is sized for (2 cores).
     api_workers: int = Field(default=2, ge=1)
-    # On SIGTERM, keep serving this long before shutting down: an
-    # orchestrator takes a stopping replica out of DNS first, and the edge
-    # keeps using its cached answer for up to 2 s (resolver valid=2s). 0 (one
-    # replica, as under Compose): stop at once.
-    api_drain_seconds: float = Field(default=0.0, ge=0, le=60)
+    # On SIGTERM (a recreate, a scale down, a rolling update), keep serving
+    # this long before shutting down: the edge keeps using a name's cached
+    # answers for up to 2 s (resolver valid=2s). 0: stop at once.
+    api_drain_seconds: float = Field(default=3.0, ge=0, le=60)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CORS_ORIGINS
     # Students per answer of GET / when the client asks no `limit`: what the
     # immutable page shows. Each answer's time and memory stay bounded
@@ -158,6 +159,9 @@ class Settings(BaseSettings):
     sql_dir: Path = Path(__file__).resolve().parent.parent / "sqlfiles"
     migrate_wait_seconds: float = Field(default=60.0, ge=0)
     secrets_dir: Path = Path("/run/dashboard-secrets")
+    # The database's volume, read-only, for the secrets generator: an owner
+    # password is never made for a database already initialised.
+    db_data_dir: Path | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -188,6 +192,16 @@ class Settings(BaseSettings):
             taken = f"'default', '{REDIS_HEALTHCHECK_USER}' nor '{REDIS_ADMIN_USER}'"
             raise ValueError(f"REDIS_USER must not be {taken}")
         return self
+
+    def current(self, secret: str) -> str | None:
+        """A secret as it is now: its file read again, so that a rotation
+        (make rotate-secrets) reaches the next connection without a restart;
+        else the value given."""
+        path: Path | None = getattr(self, f"{secret}_file")
+        if path is not None:
+            return _read_secret_file(path).get_secret_value()
+        value: SecretStr | None = getattr(self, secret)
+        return value.get_secret_value() if value else None
 
     @property
     def api_connection_limit(self) -> int:

@@ -52,8 +52,15 @@ class StackDriver:
     def compose(self, *args: str) -> str:
         """A `docker compose` command no make target wraps; its output."""
         command = ["docker", "compose", *args]
+        # errors="replace": a log may hold a client's raw bytes (not UTF-8).
         result = subprocess.run(
-            command, cwd=REPO_ROOT, env=self.env, capture_output=True, text=True, timeout=180
+            command,
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=180,
         )
         if result.returncode != 0:
             raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")

@@ -118,3 +118,10 @@ def test_the_operator_repairs_the_counter_as_redis_admin(stack: StackDriver) -> 
     views = views_now()
     assert stack.make("redis-cli", stdin=f"SET {key} {views + 1000}\n").strip() == "OK"
     assert views_now() == views + 1001
+
+
+def test_every_container_logs_to_a_bounded_local_log(stack: StackDriver) -> None:
+    for service, container in running_containers(one_shots_too=True).items():
+        config = json.loads(docker("inspect", "-f", "{{json .HostConfig.LogConfig}}", container))
+        assert config["Type"] == "local" and config["Config"]["max-size"], (service, config)
+    assert "Application startup complete" in stack.make("logs", "SERVICE=api")

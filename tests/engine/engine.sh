@@ -25,6 +25,8 @@ TRIXIE_PACKAGES=(
   docker-cli=26.1.5+dfsg1-9+deb13u1+b1
   docker-compose=2.26.1-4
   docker-buildx=0.13.1+ds1-3
+  # Checks the alert rules of deploy/monitoring (tests/e2e/test_observability.py).
+  promtool=2.53.3+ds1-2
 )
 TRIXIE_SOURCE=/etc/apt/sources.list.d/student-dashboard-trixie.sources
 TRIXIE_PIN=/etc/apt/preferences.d/student-dashboard-trixie
@@ -34,13 +36,14 @@ log() { echo "engine: $*" >&2; }
 installed() {
   dockerd --version 2>/dev/null | grep -q ' 26\.' &&
     docker compose version >/dev/null 2>&1 &&
-    command -v debootstrap >/dev/null
+    command -v debootstrap >/dev/null &&
+    command -v promtool >/dev/null
 }
 
 install_engine() {
   installed && return 0
   [ "$(id -u)" -eq 0 ] || { log "run as root to install the engine"; exit 1; }
-  log "installing docker.io 26 and Compose v2 from Debian trixie (pinned)"
+  log "installing docker.io 26, Compose v2 and promtool from Debian trixie (pinned)"
   . /etc/os-release
   if [ "${VERSION_CODENAME:-}" != trixie ]; then
     cat >"$TRIXIE_SOURCE" <<SOURCE
@@ -103,14 +106,16 @@ stop_engine() {
   pid=$(running_pid) || { log "no dockerd of ours is running"; return 0; }
   log "stopping dockerd (pid $pid)"
   kill -TERM "$pid"
-  for _ in $(seq 1 60); do
+  # dockerd stops every container first, each with its own grace period
+  # (the database's is 90 s).
+  for _ in $(seq 1 240); do
     if ! kill -0 "$pid" 2>/dev/null; then
       release_mounts
       return 0
     fi
     sleep 0.5
   done
-  log "dockerd $pid still running after 30 s"
+  log "dockerd $pid still running after 120 s"
   exit 1
 }
 

@@ -35,6 +35,8 @@ else
   DOCKER_HOST=$("$engine/engine.sh" host)
   export DOCKER_HOST
   unset DOCKER_CONTEXT
+  # Only this engine may be restarted by a test (tests/e2e/test_reboot.py).
+  export TESTS_OWN_ENGINE=1
   if ! docker info >/dev/null 2>&1; then
     "$engine/engine.sh" install
     "$engine/engine.sh" start

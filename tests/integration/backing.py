@@ -164,6 +164,8 @@ class Backing:
             "REDIS_PORT": str(self.redis_port),
             "REDIS_PASSWORD_FILE": str(self.secrets_dir / REDIS_SECRET),
             "SQL_DIR": str(self.sql_dir),
+            # A test's API stops at once, unless the test drains it.
+            "API_DRAIN_SECONDS": "0",
             "SECRETS_DIR": str(self.secrets_dir),
         }
         return variables if owner else {k: v for k, v in variables.items() if k not in OWNER_ONLY}

@@ -125,6 +125,11 @@ def test_each_service_waits_for_what_it_uses_with_the_right_condition(name: str)
             ["service_completed_successfully"] if is_one_shot(dep) else ["service_healthy", "service_started"]
         )
         assert condition in expected, f"{name} -> {dep}"
+    # The operator's tools (a profile: run on demand) work on a running stack,
+    # and must never start one.
+    if services()[name].get("profiles"):
+        assert not dependencies(name)
+        return
     # The edge waits for nothing: it serves the page from the start and
     # resolves the api per request (a dependency would hold the page back).
     if name in PUBLISHING:
@@ -186,7 +191,7 @@ def test_mounts_are_read_only_files_of_the_repository_or_named_volumes(name: str
 
 
 def test_named_volumes_at_the_paths_of_the_pinned_versions() -> None:
-    (db,) = [name for name in ALL if services()[name].get("image", "").startswith("postgres:")]
+    (db,) = [name for name in LONG_RUNNING if services()[name].get("image", "").startswith("postgres:")]
     major = int(services()[db]["image"].split("@")[0].split(":")[1].split(".")[0])
     # 18 moved PGDATA under /var/lib/postgresql/18/docker and the VOLUME up.
     expected_db_path = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"
@@ -281,3 +286,18 @@ def test_the_edge_container_lets_nginx_open_the_files_it_asks_for() -> None:
     wanted = re.search(r"^worker_rlimit_nofile (\d+);", nginx_conf, re.MULTILINE)
     nofile = services()["proxy"].get("ulimits", {}).get("nofile", {})
     assert wanted and int(nofile.get("hard", 0)) >= int(wanted.group(1))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_log_is_bounded(name: str) -> None:
+    """Docker keeps a container's whole log by default: the `local` driver
+    with a size and a number of files caps it."""
+    logging = services()[name]["logging"]
+    assert logging["driver"] == "local"
+    assert logging["options"]["max-size"] and int(logging["options"]["max-file"]) >= 1
+
+
+def test_the_database_has_time_for_a_clean_shutdown() -> None:
+    (db,) = [name for name in LONG_RUNNING if "pg_isready" in str(services()[name]["healthcheck"])]
+    grace = services()[db]["stop_grace_period"]
+    assert grace.endswith("s") and int(grace[:-1]) > 10  # Docker's default SIGKILLs after 10 s

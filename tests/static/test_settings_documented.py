@@ -38,16 +38,18 @@ def test_the_documented_tunables_are_the_ones_compose_passes_on() -> None:
 
 def test_the_api_and_migrate_get_every_tunable() -> None:
     tunables = set(compose()["x-settings"])
-    for name in ("api", "migrate"):
+    # And the rotation: the role and the Redis user it gives new passwords.
+    for name in ("api", "migrate", "rotate"):
         assert passed_on(name) == tunables, name
 
 
 def test_the_secret_generator_gets_what_the_acl_is_written_from_and_redis_follows_it() -> None:
     # The settings app/init_secrets.py writes the ACL from: its parameters.
-    acl_inputs = {name.upper() for name in inspect.signature(ensure_secrets).parameters} - {"DIRECTORY"}
+    parameters = inspect.signature(ensure_secrets).parameters
+    acl_inputs = {name.upper() for name in parameters} - {"DIRECTORY", "DATABASE"}
     assert passed_on("secrets") == acl_inputs <= set(compose()["x-settings"])
     # Redis reads the ACL at start only: compose restarts it when it
     # recreates `secrets` (a changed setting) because it asks to.
     assert services()["redis"]["depends_on"]["secrets"]["restart"] is True
-    others = set(services()) - {"api", "migrate", "secrets"}
+    others = set(services()) - {"api", "migrate", "rotate", "secrets"}
     assert not any(passed_on(name) for name in others)

@@ -12,6 +12,7 @@ from app.init_secrets import (
     REDIS_ADMIN_SECRET,
     REDIS_HEALTHCHECK_SECRET,
     REDIS_SECRET,
+    OwnerPasswordLost,
     ensure_secrets,
     redis_acl,
 )
@@ -138,3 +139,18 @@ def test_a_secrets_directory_of_the_previous_version_is_completed(tmp_path: Path
 @pytest.mark.parametrize("name", PASSWORD_FILES)
 def test_every_password_file_is_generated(tmp_path: Path, name: str) -> None:
     assert name in ensure_secrets(tmp_path)
+
+
+def test_no_owner_password_is_made_for_a_database_already_initialised(tmp_path: Path) -> None:
+    """The database keeps the password it was initialised with: a new one
+    would lock the migrate step out."""
+    secrets, database = tmp_path / "secrets", tmp_path / "database"
+    secrets.mkdir()
+    database.mkdir()
+    assert DB_SECRET in ensure_secrets(secrets, database=database)  # empty: the first start
+    (database / "18").mkdir()  # initdb ran
+    (secrets / DB_SECRET).chmod(0o644)
+    (secrets / DB_SECRET).unlink()
+    with pytest.raises(OwnerPasswordLost, match="Put the file back from a backup"):
+        ensure_secrets(secrets, database=database)
+    assert not (secrets / DB_SECRET).exists()
