@@ -11,10 +11,10 @@ PYTEST_ARGS ?=
 CONNECTIONS ?= 16
 DURATION ?= 10
 SOAK_SECONDS ?= 300
-# The tiers that need an engine, in order (tests/engine/run.sh runs them).
-ENGINE_TIERS := test-integration test-e2e test-swarm
+# The tiers of make test that need an engine, in order (tests/engine/run.sh runs them).
+ENGINE_TIERS := test-integration test-e2e
 
-.PHONY: help up down ps logs stop start restart kill pause unpause psql redis-cli backup restore rotate-secrets redis-check-aof clean deps-test lint test test-engine $(ENGINE_TIERS) swarm-up swarm-down swarm-clean bench soak requirements
+.PHONY: help up down ps logs stop start restart kill pause unpause psql redis-cli backup restore rotate-secrets redis-check-aof clean deps-test lint test test-engine $(ENGINE_TIERS) test-swarm swarm-tier swarm-up swarm-down swarm-clean bench soak requirements
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -90,10 +90,13 @@ lint: deps-test ## static checks and unit tests (no engine needed)
 	.venv/bin/mypy app bench
 	.venv/bin/pytest tests/static tests/unit $(PYTEST_ARGS)
 
-test: lint test-engine ## everything: lint and unit, then integration, end-to-end and swarm on a Docker engine
+test: lint test-engine ## lint and unit, then integration and end-to-end on a Docker engine (make test-swarm: the swarm)
 
-test-engine: deps-test ## the tiers that need an engine: the one that answers, or one of the tests' own
+test-engine: deps-test ## integration and end-to-end on an engine: the one that answers, or one of the tests' own
 	tests/engine/run.sh make --no-print-directory $(ENGINE_TIERS) PYTEST_ARGS="$(PYTEST_ARGS)"
+
+test-swarm: deps-test ## the stack on a Docker Swarm, on the same engine: rolling update and a killed task under load
+	tests/engine/run.sh make --no-print-directory swarm-tier PYTEST_ARGS="$(PYTEST_ARGS)"
 
 # Each of these needs an engine and a Compose project of the tests' own:
 # tests/engine/run.sh selects both. Alone: tests/engine/run.sh make test-e2e
@@ -101,7 +104,7 @@ test-integration: ## the API in-process against the product's db and redis conta
 	.venv/bin/pytest tests/integration $(PYTEST_ARGS)
 test-e2e: ## the whole stack on 8080/8000, driven through make, with headless Chromium
 	.venv/bin/pytest tests/e2e -m "not swarm" $(PYTEST_ARGS)
-test-swarm: ## the stack on a one-node Docker Swarm: rolling update and a killed task under load
+swarm-tier:
 	.venv/bin/pytest tests/e2e -m swarm $(PYTEST_ARGS)
 
 swarm-up: ## deploy on Docker Swarm (a one-node swarm if none): API_REPLICAS=3, STACK=student-dashboard-swarm
