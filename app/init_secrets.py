@@ -52,11 +52,18 @@ def _write_once(path: Path, content: str) -> bool:
 def replace_in_place(path: Path, content: str) -> None:
     """The file's content replaced, the file itself (its inode) kept: the
     services mount each secret file on its own (volume subpath), and such a
-    mount would keep showing a file replaced by a rename."""
+    mount would keep showing a file replaced by a rename. Written over, then
+    cut to its length, never emptied first: a reader at that moment (a new
+    connection of the API) reads the old content or the new one."""
+    data = content.encode()
     os.chmod(path, 0o600)
-    with path.open("w", encoding="utf-8") as handle:
-        handle.write(content)
-    os.chmod(path, SECRET_MODE)
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+        os.chmod(path, SECRET_MODE)
 
 
 def _password_hash(password: str) -> str:

@@ -5,6 +5,7 @@ would lose data."""
 import json
 import stat
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +44,9 @@ class Backup:
 
 
 @pytest.fixture(scope="module")
-def backup(stack: StackDriver, tmp_path_factory: pytest.TempPathFactory) -> Backup:
-    """A backup of a stack holding two more students and some views."""
+def backup(stack: StackDriver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backup]:
+    """A backup of a stack holding two more students and some views (removed
+    afterwards: the suite's other modules share the stack)."""
     values = ", ".join(f"('{nom}', '{promo}')" for nom, promo in ADDED)
     stack.psql(f"INSERT INTO students (nom, promo) VALUES {values};")  # noqa: S608 (constants)
     for _ in range(3):
@@ -52,7 +54,9 @@ def backup(stack: StackDriver, tmp_path_factory: pytest.TempPathFactory) -> Back
     backups = tmp_path_factory.mktemp("backups")
     written = Path(stack.make("backup", settings={"BACKUP_DIR": str(backups)}).strip().splitlines()[-1])
     assert written.parent == backups
-    return Backup(written, views)
+    yield Backup(written, views)
+    names = ", ".join(f"'{nom}'" for nom, _ in ADDED)
+    stack.psql(f"DELETE FROM students WHERE nom IN ({names});")  # noqa: S608 (constants)
 
 
 @pytest.fixture
