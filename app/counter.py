@@ -10,6 +10,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.credentials import CredentialProvider
 from redis.exceptions import MaxConnectionsError, RedisError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from app.breaker import Breaker, BreakerOpen
 from app.metrics import COUNTER_ERRORS
@@ -103,6 +104,10 @@ class ViewCounter:
             # No retries: the breaker's back-off is the retry policy.
             retry=Retry(NoBackoff(), retries=0),
             health_check_interval=0,
+            # Off, not "auto": a managed cluster's feature, and while it is on
+            # the pool hands out a connection Redis closed (a restart, a
+            # CLIENT KILL) without checking it, and the call on it fails.
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
         )
         breaker = Breaker("Redis", settings.redis_backoff, "serving without views")
         return cls(client, settings.counter_key, settings.redis_timeout, breaker)

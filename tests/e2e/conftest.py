@@ -1,14 +1,25 @@
 """Headless Chromium (Debian's) driven by Playwright, on the real page."""
 
+import json
 import os
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from bench.driver import StackDriver
+from bench.driver import API_URL, StackDriver
 from tests.conftest import users_stack_left_untouched
 from tests.e2e.secrets_check import assert_no_secret_in_logs
+
+# How long a module waits for the stack it inherits to count views again: each
+# API worker has its own breaker, and one may still be backing off from a
+# Redis the previous module brought back. A streak of answers that all count
+# reaches every worker.
+SETTLE_WITHIN_S = 30.0
+SETTLED_STREAK = 20
 
 # Debian's Chromium; another Chromium-based browser with CHROMIUM=/path (CI runners).
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -58,10 +69,11 @@ def session_stack() -> Iterator[StackDriver]:
 
 @pytest.fixture(scope="module")
 def stack(session_stack: StackDriver) -> Iterator[StackDriver]:
-    """The stack, up and healthy for each test module; afterwards, its logs
-    are checked for secrets."""
+    """The stack, up, healthy and counting views for each test module;
+    afterwards, its logs are checked for secrets."""
     if not session_stack.healthy():
         session_stack.up()
+    wait_until_counting()
     yield session_stack
     assert_no_secret_in_logs(session_stack.logs(), session_stack.secrets())
 
@@ -70,3 +82,24 @@ def stack(session_stack: StackDriver) -> Iterator[StackDriver]:
 def users_stack() -> Iterator[None]:
     """The tests run under a project of their own: the user's is never touched."""
     yield from users_stack_left_untouched()
+
+
+def counting() -> bool:
+    try:
+        with urllib.request.urlopen(API_URL, timeout=5) as response:
+            rows = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    return bool(rows) and rows[0].get("views") is not None
+
+
+def wait_until_counting() -> None:
+    deadline = time.monotonic() + SETTLE_WITHIN_S
+    streak = 0
+    while streak < SETTLED_STREAK:
+        assert time.monotonic() < deadline, f"the stack does not count views after {SETTLE_WITHIN_S:.0f} s"
+        if counting():
+            streak += 1
+        else:
+            streak = 0
+            time.sleep(0.2)
