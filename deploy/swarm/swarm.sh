@@ -43,11 +43,14 @@ in_api_image() {
 
 # The Compose `secrets` service's environment as compose resolves it (.env,
 # the shell): the settings the Redis ACL is written from, as --env options.
+# Not DB_DATA_DIR: the database's volume may live on another node. Here a
+# re-made owner password cannot reach the database either: it no longer
+# matches its Docker secret, and create_secrets stops.
 secrets_settings() {
   docker compose config --format json | python3 -c 'import json, sys
 environment = json.load(sys.stdin)["services"]["secrets"].get("environment") or {}
 for key, value in environment.items():
-    if value is not None:
+    if value is not None and key != "DB_DATA_DIR":
         print(f"--env={key}={value}")'
 }
 
@@ -79,7 +82,7 @@ create_secrets() {
     fi
     recorded=$(docker secret inspect --format '{{index .Spec.Labels "sha256"}}' "${STACK}_$name")
     if [ -n "$recorded" ] && [ "$recorded" != "$digest" ]; then
-      say "the secret ${STACK}_$name no longer matches $name (a new REDIS_USER or COUNTER_KEY?)."
+      say "the secret ${STACK}_$name no longer matches $name (a new REDIS_USER or COUNTER_KEY, or a lost file made again?)."
       say "Renew it (data kept): STACK=$STACK make swarm-down, docker secret rm ${STACK}_$name if it is" \
         "still there (a swarm that swarm-up created is left, with its secrets), then swarm-up again"
       exit 1
