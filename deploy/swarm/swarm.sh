@@ -43,15 +43,30 @@ in_api_image() {
 
 # The Compose `secrets` service's environment as compose resolves it (.env,
 # the shell): the settings the Redis ACL is written from, as --env options.
-# Not DB_DATA_DIR: the database's volume may live on another node. Here a
-# re-made owner password cannot reach the database either: it no longer
-# matches its Docker secret, and create_secrets stops.
 secrets_settings() {
   docker compose config --format json | python3 -c 'import json, sys
 environment = json.load(sys.stdin)["services"]["secrets"].get("environment") or {}
 for key, value in environment.items():
-    if value is not None and key != "DB_DATA_DIR":
+    if value is not None:
         print(f"--env={key}={value}")'
+}
+
+# As under Compose, the generator sees the database's volume read-only (the
+# home node holds it), and so never makes an owner password for a database
+# already initialised. Before the first deploy there is no volume yet, and
+# nothing to protect: DB_DATA_DIR is left out rather than a volume created.
+with_database_volume() {
+  local option data_dir=""
+  for option in "$@"; do
+    case $option in
+      --env=DB_DATA_DIR=*) data_dir=${option#--env=DB_DATA_DIR=} ;;
+      *) echo "$option" ;;
+    esac
+  done
+  if [ -n "$data_dir" ] && docker volume inspect "${STACK}_db-data" >/dev/null 2>&1; then
+    echo "--env=DB_DATA_DIR=$data_dir"
+    echo "--volume=${STACK}_db-data:$data_dir:ro"
+  fi
 }
 
 join_or_create_swarm() {
@@ -72,7 +87,11 @@ create_secrets() {
   settings=$(secrets_settings)
   local options=()
   if [ -n "$settings" ]; then mapfile -t options <<<"$settings"; fi
-  in_api_image ${options[@]+"${options[@]}"} -- python -m app.init_secrets
+  mapfile -t options < <(with_database_volume ${options[@]+"${options[@]}"})
+  if ! in_api_image ${options[@]+"${options[@]}"} -- python -m app.init_secrets; then
+    say "here the secret files live in the volume $SECRETS_VOLUME (mounted at $SECRETS_DIR), not Compose's"
+    exit 1
+  fi
   for name in $(in_api_image -- ls "$SECRETS_DIR"); do
     digest=$(in_api_image -- sha256sum "$SECRETS_DIR/$name" | cut -d' ' -f1)
     if ! docker secret inspect "${STACK}_$name" >/dev/null 2>&1; then
@@ -82,7 +101,7 @@ create_secrets() {
     fi
     recorded=$(docker secret inspect --format '{{index .Spec.Labels "sha256"}}' "${STACK}_$name")
     if [ -n "$recorded" ] && [ "$recorded" != "$digest" ]; then
-      say "the secret ${STACK}_$name no longer matches $name (a new REDIS_USER or COUNTER_KEY, or a lost file made again?)."
+      say "the secret ${STACK}_$name no longer matches $name (a new REDIS_USER or COUNTER_KEY?)."
       say "Renew it (data kept): STACK=$STACK make swarm-down, docker secret rm ${STACK}_$name if it is" \
         "still there (a swarm that swarm-up created is left, with its secrets), then swarm-up again"
       exit 1
