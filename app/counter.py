@@ -42,6 +42,10 @@ async def within(seconds: float, operation: Awaitable[T]) -> T:
         # Whatever it ends with is nobody's any more.
         task.add_done_callback(lambda ended: ended.cancelled() or ended.exception())
         raise TimeoutError(f"no answer within {seconds}s")
+    if task.cancelled():
+        # Cancelled by someone else (redis-py's own clean-up): for the
+        # caller, no answer; a CancelledError would read as its own cancellation.
+        raise TimeoutError("the operation was cancelled")
     return task.result()
 
 

@@ -229,3 +229,19 @@ def test_a_redis_that_stops_answering_never_leaves_the_counter_stuck(stuck: str)
         return skipped, await views.increment()
 
     assert bounded(scenario) == (None, 9)
+
+
+def test_a_command_cancelled_inside_redis_py_is_a_failure_not_a_hang() -> None:
+    """A cancellation the counter did not ask for (redis-py's own clean-up
+    cancelling its command) fails that INCRBY like an outage: its requests go
+    without views, and the counter counts again after the back-off instead of
+    waiting forever behind a batch that never ended."""
+    client, clock = ScriptedClient(asyncio.CancelledError(), 9), Clock()
+    views = counter(client, clock)
+
+    async def scenario() -> tuple[object, object]:
+        skipped = await views.increment()
+        clock.now += 2.5
+        return skipped, await views.increment()
+
+    assert bounded(scenario) == (None, 9)
