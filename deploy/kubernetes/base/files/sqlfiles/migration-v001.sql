@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS utilisateur (id SERIAL PRIMARY KEY, nom VARCHAR(100), prenom VARCHAR(100), email VARCHAR(255), date_naissance DATE, pays VARCHAR(255), ville VARCHAR(255), code_postal VARCHAR(5));
