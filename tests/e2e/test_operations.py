@@ -114,3 +114,32 @@ def test_scaling_the_api_down_under_load_fails_no_request(stack: StackDriver) ->
         stack.compose("up", "--detach", "--wait", "--no-deps", "--no-recreate", "--scale", "api=1", "api")
         time.sleep(3)
     served_without_fault(traffic)
+
+
+# "No hang" for a request the silent replica held: the edge's read timeout,
+# then its retry on the other replica.
+SILENT_REPLICA_BOUND_S = 2.0
+
+
+def test_a_silent_api_replica_costs_no_request_more_than_a_retry(stack: StackDriver) -> None:
+    """A replica that takes connections and never answers (a node cut off, a
+    frozen container): what it holds is retried on another replica within
+    the edge's read timeout, and the edge sends it nothing more for a while."""
+    stack.compose("up", "--detach", "--wait", "--no-deps", "--no-recreate", "--scale", "api=2", "api")
+    time.sleep(3)  # the edge knows both
+    silent = stack.compose("ps", "--quiet", "api").split()[-1]
+    clients = 16
+    try:
+        with Traffic(clients=clients) as traffic:
+            time.sleep(1)
+            subprocess.run(["docker", "pause", silent], env=stack.env, check=True, capture_output=True)
+            time.sleep(6)
+    finally:
+        subprocess.run(["docker", "unpause", silent], env=stack.env, check=False, capture_output=True)
+        stack.compose("up", "--detach", "--wait", "--no-deps", "--no-recreate", "--scale", "api=1", "api")
+    served_without_fault(traffic)
+    slowest_s = max(s.latency_ms for s in traffic.samples) / 1000
+    assert slowest_s < SILENT_REPLICA_BOUND_S, f"a request took {slowest_s:.1f} s"
+    # Each client meets the silent replica about once, not every other request.
+    held = [s for s in traffic.samples if s.latency_ms > 500]
+    assert len(held) <= 2 * clients, f"{len(held)} requests held by the silent replica"

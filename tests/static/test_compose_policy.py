@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from app.settings import Settings
 from bench.driver import EDGE_API_PORT, EDGE_PAGE_PORT, LONG_RUNNING, REPO_ROOT
 from tests.static.compose import SECRETS_MOUNT, TEMPLATE, compose, is_one_shot, services, volume_mounts
 from tests.static.compose import set_environment as environment
@@ -301,3 +302,13 @@ def test_the_database_has_time_for_a_clean_shutdown() -> None:
     (db,) = [name for name in LONG_RUNNING if "pg_isready" in str(services()[name]["healthcheck"])]
     grace = services()[db]["stop_grace_period"]
     assert grace.endswith("s") and int(grace[:-1]) > 10  # Docker's default SIGKILLs after 10 s
+
+
+def test_the_edge_gives_up_on_a_silent_api_only_past_the_apis_own_deadline() -> None:
+    """A healthy API answers within its deadline (a database connection, the
+    counter beside it): the edge's read timeout must not cut that answer, and
+    must stay short enough to retry a silent replica's request elsewhere."""
+    (read_ms,) = map(int, re.findall(r"proxy_read_timeout (\d+)ms;", TEMPLATE.read_text()))
+    fields = Settings.model_fields
+    deadline_ms = 1000 * (fields["db_acquire_timeout"].default + fields["redis_timeout"].default)
+    assert deadline_ms < read_ms <= 1500
