@@ -20,18 +20,28 @@ CLI 26) rejects or silently drops:
 The `secrets` volume, and the one-shot that fills it, become Docker secrets:
 each file a service mounts from it is mounted from the secret of the same
 name (STACK_<file>, created by swarm.sh), at the same path.
+A file bind-mounted from the checkout (nginx's, the page, redis.conf, the SQL
+files) becomes a Docker config, so that a task reads the same bytes on any
+node: a folder, one config per file in it. A config cannot change: its name
+ends with its content's digest, so a changed file is a new config, and
+`docker stack deploy` replaces the tasks that mount it.
 
 Usage: python3 stack.py STACK < config.json > stack.json
 """
 
+import hashlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 SECRETS_VOLUME = "secrets"
 # The one-shot that fills the secrets volume under Compose.
 SECRETS_FILLER = "secrets"
 UNSUPPORTED = ("depends_on", "pull_policy", "build", "restart", "security_opt", "network_mode")
+# Docker's longest config name, and the digest's share of it.
+CONFIG_NAME_MAX = 64
+DIGEST_CHARS = 12
 
 
 def tmpfs_mounts(paths: list[str]) -> list[dict[str, Any]]:
@@ -48,15 +58,38 @@ def secret_mount(volume: dict[str, Any]) -> str | None:
     return str(name)
 
 
-def service(spec: dict[str, Any], used_secrets: set[str]) -> dict[str, Any]:
+def config_mounts(volume: dict[str, Any], stack_name: str, configs: dict[str, Any]) -> list[dict[str, Any]]:
+    """The configs that replace a bind mount of a file, or of each file of a
+    folder, at the same paths; each added to `configs`, named by content."""
+    source = Path(volume["source"])
+    if source.is_dir():
+        files = {f"{volume['target']}/{path.name}": path for path in sorted(source.iterdir()) if path.is_file()}
+    elif source.is_file():
+        files = {volume["target"]: source}
+    else:
+        raise SystemExit(f"{source}: no such file in this checkout")
+    mounts = []
+    for target, path in files.items():
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:DIGEST_CHARS]
+        room = CONFIG_NAME_MAX - len(stack_name) - len(digest) - 2
+        if room < 8:
+            raise SystemExit(f"the stack name {stack_name!r} leaves no room for config names")
+        name = f"{stack_name}_{path.name[:room]}_{digest}"
+        configs[name] = {"name": name, "file": str(path)}
+        mounts.append({"source": name, "target": target, "mode": 0o444})
+    return mounts
+
+
+def service(spec: dict[str, Any], used_secrets: set[str], stack_name: str, configs: dict[str, Any]) -> dict[str, Any]:
     spec = {key: value for key, value in spec.items() if key not in UNSUPPORTED and value is not None}
     if "environment" in spec:
         spec["environment"] = {key: value for key, value in spec["environment"].items() if value is not None}
-    volumes, secrets = [], []
+    volumes, secrets, config_files = [], [], []
     for volume in spec.pop("volumes", []):
         name = secret_mount(volume)
-        if name is None:
-            volume.pop("bind", None)  # create_host_path: unknown to the stack format
+        if volume.get("type") == "bind":
+            config_files += config_mounts(volume, stack_name, configs)
+        elif name is None:
             volumes.append(volume)
         else:
             secrets.append({"source": name, "target": volume["target"]})
@@ -66,6 +99,8 @@ def service(spec: dict[str, Any], used_secrets: set[str]) -> dict[str, Any]:
         spec["volumes"] = volumes
     if secrets:
         spec["secrets"] = secrets
+    if config_files:
+        spec["configs"] = config_files
     for port in spec.get("ports", []):
         port["published"] = int(port["published"])
     limits = spec.get("deploy", {}).get("resources", {}).get("limits", {})
@@ -76,8 +111,9 @@ def service(spec: dict[str, Any], used_secrets: set[str]) -> dict[str, Any]:
 
 def stack(config: dict[str, Any], name: str) -> dict[str, Any]:
     used_secrets: set[str] = set()
+    configs: dict[str, Any] = {}
     services = {
-        service_name: service(spec, used_secrets)
+        service_name: service(spec, used_secrets, name, configs)
         for service_name, spec in config["services"].items()
         if service_name != SECRETS_FILLER
     }
@@ -88,6 +124,7 @@ def stack(config: dict[str, Any], name: str) -> dict[str, Any]:
             key: _unnamed(value) for key, value in config.get("volumes", {}).items() if key != SECRETS_VOLUME
         },
         "secrets": {secret: {"external": True, "name": f"{name}_{secret}"} for secret in sorted(used_secrets)},
+        "configs": configs,
     }
 
 

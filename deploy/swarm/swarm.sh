@@ -133,16 +133,37 @@ wait_until_serving() {
 
 up() {
   join_or_create_swarm
-  # The node that holds the volumes and this checkout (the edge's files).
+  # The node that holds the volumes (the edge's files travel as configs).
   docker node update --label-add "$HOME_LABEL=true" "$(node_id)" >/dev/null
   docker compose build api
   create_secrets
-  docker compose -p "$STACK" config --format json | python3 deploy/swarm/stack.py "$STACK" |
-    docker stack deploy --detach=true --compose-file - "$STACK"
+  local stack_file
+  stack_file=$(docker compose -p "$STACK" config --format json | python3 deploy/swarm/stack.py "$STACK")
+  # Waits until every service has converged: a task replaced by this deploy
+  # (a new image, a changed config) is replaced before the wait for the edge.
+  if ! timeout "${SWARM_WAIT_SECONDS:-300}" docker stack deploy --detach=false --compose-file - "$STACK" \
+    <<<"$stack_file" >/dev/null; then
+    docker stack ps --no-trunc "$STACK" >&2
+    say "the stack did not converge within ${SWARM_WAIT_SECONDS:-300}s"
+    exit 1
+  fi
   wait_until_serving
+  remove_unused_configs "$stack_file"
   say "$STACK: $API_REPLICAS api replicas"
   echo "Dashboard: http://localhost:8080"
   echo "API:       http://localhost:8000/"
+}
+
+# A changed file is a new config (stack.py): those the deployed stack no
+# longer names go.
+remove_unused_configs() {
+  local current name
+  current=$(python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin)["configs"]))' <<<"$1")
+  for name in $(docker config ls --filter "label=com.docker.stack.namespace=$STACK" --format '{{.Name}}'); do
+    if ! grep -qxF "$name" <<<"$current"; then
+      docker config rm "$name" >/dev/null || say "the config $name is still in use: left"
+    fi
+  done
 }
 
 wait_until_removed() {

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -33,8 +34,12 @@ CONNECTIONS = 16
 SLOWEST_ACCEPTABLE_S = 1.0
 
 
-def swarm(command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def swarm(
+    command: str, check: bool = True, compose_file: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "STACK": STACK, "API_REPLICAS": str(REPLICAS)}
+    if compose_file is not None:
+        env["COMPOSE_FILE"] = compose_file
     return subprocess.run(
         ["deploy/swarm/swarm.sh", command],
         cwd=REPO_ROOT,
@@ -174,6 +179,80 @@ def test_the_api_runs_its_replicas_and_the_edge_spreads_the_load(stack: None) ->
     print(f"\nrequests per api task: {dict(served_by)}")
     assert len(served_by) == REPLICAS
     assert min(served_by.values()) > 0.15 * sum(served_by.values())
+
+
+def test_no_task_reads_a_file_of_a_nodes_checkout(stack: None) -> None:
+    """Every file Compose bind-mounts from the checkout reaches the tasks as
+    a Docker config: the same bytes on any node."""
+    services = docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={STACK}").split()
+    specs = {
+        spec["Spec"]["Name"]: spec["Spec"]["TaskTemplate"]["ContainerSpec"]
+        for spec in json.loads(docker("service", "inspect", *services))
+    }
+    binds = [
+        (name, mount)
+        for name, spec in specs.items()
+        for mount in spec.get("Mounts", [])
+        if mount["Type"] == "bind"
+    ]
+    assert not binds, binds
+    mounted = {
+        name.removeprefix(f"{STACK}_"): {c["File"]["Name"] for c in spec.get("Configs", [])}
+        for name, spec in specs.items()
+    }
+    sql_files = {path.name for path in (REPO_ROOT / "sqlfiles").glob("*.sql")}
+    assert {Path(target).name for target in mounted["db"]} == sql_files
+    assert mounted["proxy"] == {
+        "/etc/nginx/nginx.conf",
+        "/etc/nginx/templates/conf.d/default.conf.template",
+        "/usr/share/nginx/html/index.html",
+    }
+    assert mounted["redis"] == {"/usr/local/etc/redis/redis.conf"}
+
+
+def service_configs() -> dict[str, set[str]]:
+    services = docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={STACK}").split()
+    return {
+        spec["Spec"]["Name"].removeprefix(f"{STACK}_"): {
+            config["ConfigName"]
+            for config in spec["Spec"]["TaskTemplate"]["ContainerSpec"].get("Configs", [])
+        }
+        for spec in json.loads(docker("service", "inspect", *services))
+    }
+
+
+def stack_configs() -> set[str]:
+    names = docker(
+        "config", "ls", "--filter", f"label=com.docker.stack.namespace={STACK}", "--format", "{{.Name}}"
+    )
+    return set(names.split())
+
+
+def redis_container() -> str:
+    return docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={STACK}_redis").strip()
+
+
+def test_a_changed_file_reaches_its_tasks_and_its_old_config_goes(stack: None, tmp_path: Path) -> None:
+    """A file changed in the checkout (here redis.conf, through an override:
+    Compose merges mounts by their target) is a new config on the next
+    swarm-up: the task that reads it is replaced, the old config removed."""
+    changed = tmp_path / "redis.conf"
+    changed.write_text((REPO_ROOT / "redis" / "redis.conf").read_text() + "# changed by the swarm tier\n")
+    override = tmp_path / "compose.override.yml"
+    override.write_text(
+        f"services:\n  redis:\n    volumes:\n      - {changed}:/usr/local/etc/redis/redis.conf:ro\n"
+    )
+    before, task_before = service_configs(), redis_container()
+    base = os.environ.get("COMPOSE_FILE", "docker-compose.yml")
+    try:
+        swarm("up", compose_file=f"{base}:{override}")
+        after = service_configs()
+        assert after["redis"] != before["redis"] and after["proxy"] == before["proxy"]
+        assert redis_container() not in ("", task_before), "the redis task was not replaced"
+        assert stack_configs() == set().union(*after.values()), "the old config is still there"
+    finally:
+        swarm("up")
+    assert service_configs() == before
 
 
 def test_a_rolling_update_under_load_fails_no_request(stack: None) -> None:
