@@ -69,6 +69,18 @@ with_database_volume() {
   fi
 }
 
+# The one node that holds the volumes (the edge's files travel as configs):
+# the first where swarm-up ran, whichever manager runs it later.
+label_home_node() {
+  local home
+  home=$(docker node ls -q --filter "node.label=$HOME_LABEL=true")
+  if [ -z "$home" ]; then
+    docker node update --label-add "$HOME_LABEL=true" "$(node_id)" >/dev/null
+  elif [ "$(docker node inspect --format '{{.ID}}' $home)" != "$(node_id)" ]; then
+    say "db, redis and the edge stay on the home node, $(docker node inspect --format '{{.Description.Hostname}}' $home)"
+  fi
+}
+
 join_or_create_swarm() {
   if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; then return; fi
   say "no swarm on this engine: creating a one-node swarm"
@@ -83,7 +95,13 @@ join_or_create_swarm() {
 # matches its file (the ACL, after a new REDIS_USER or COUNTER_KEY) stops the
 # deploy and says how to renew it.
 create_secrets() {
-  local settings name digest recorded
+  local needed=$1 settings name digest recorded
+  if ! docker volume inspect "$SECRETS_VOLUME" >/dev/null 2>&1 && docker_secrets_exist "$needed"; then
+    say "the Docker secrets of $STACK exist and this node holds no copy of their files (the volume"
+    say "$SECRETS_VOLUME of the node that first ran swarm-up): deploying with them as they are, none made."
+    say "A new REDIS_USER or COUNTER_KEY rewrites the ACL: run swarm-up from that node for it."
+    return
+  fi
   settings=$(secrets_settings)
   local options=()
   if [ -n "$settings" ]; then mapfile -t options <<<"$settings"; fi
@@ -101,12 +119,24 @@ create_secrets() {
     fi
     recorded=$(docker secret inspect --format '{{index .Spec.Labels "sha256"}}' "${STACK}_$name")
     if [ -n "$recorded" ] && [ "$recorded" != "$digest" ]; then
-      say "the secret ${STACK}_$name no longer matches $name (a new REDIS_USER or COUNTER_KEY?)."
+      say "the secret ${STACK}_$name no longer matches $name in $SECRETS_VOLUME (the file made again, or a new REDIS_USER or COUNTER_KEY?)."
       say "Renew it (data kept): STACK=$STACK make swarm-down, docker secret rm ${STACK}_$name if it is" \
         "still there (a swarm that swarm-up created is left, with its secrets), then swarm-up again"
       exit 1
     fi
   done
+}
+
+docker_secrets_exist() {
+  local name
+  for name in $1; do
+    docker secret inspect "${STACK}_$name" >/dev/null 2>&1 || return 1
+  done
+}
+
+# The names of a top-level section of the stack file: names_in configs "$stack_file"
+names_in() {
+  python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin)[sys.argv[1]]))' "$1" <<<"$2"
 }
 
 # Every replica of every service running (and healthy: Swarm counts a task
@@ -133,12 +163,11 @@ wait_until_serving() {
 
 up() {
   join_or_create_swarm
-  # The node that holds the volumes (the edge's files travel as configs).
-  docker node update --label-add "$HOME_LABEL=true" "$(node_id)" >/dev/null
+  label_home_node
   docker compose build api
-  create_secrets
   local stack_file
   stack_file=$(docker compose -p "$STACK" config --format json | python3 deploy/swarm/stack.py "$STACK")
+  create_secrets "$(names_in secrets "$stack_file")"
   # Waits until every service has converged: a task replaced by this deploy
   # (a new image, a changed config) is replaced before the wait for the edge.
   if ! timeout "${SWARM_WAIT_SECONDS:-300}" docker stack deploy --detach=false --compose-file - "$STACK" \
@@ -158,7 +187,7 @@ up() {
 # longer names go.
 remove_unused_configs() {
   local current name
-  current=$(python3 -c 'import json, sys; print("\n".join(json.load(sys.stdin)["configs"]))' <<<"$1")
+  current=$(names_in configs "$1")
   for name in $(docker config ls --filter "label=com.docker.stack.namespace=$STACK" --format '{{.Name}}'); do
     if ! grep -qxF "$name" <<<"$current"; then
       docker config rm "$name" >/dev/null || say "the config $name is still in use: left"

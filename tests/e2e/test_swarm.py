@@ -328,6 +328,41 @@ def test_without_redis_the_views_are_absent_not_errors(stack: None) -> None:
         time.sleep(1)
 
 
+def stack_secrets() -> dict[str, str]:
+    rows = docker("secret", "ls", "--filter", f"name={STACK}_", "--format", "{{.Name}} {{.ID}}")
+    return dict(row.split() for row in rows.splitlines())
+
+
+def test_a_node_without_the_secret_files_deploys_with_the_docker_secrets(stack: None) -> None:
+    """swarm-up on a manager that holds no copy of the secret files (they live
+    in a volume of the node that first ran it; here that volume is removed)
+    makes no new password: the Docker secrets stay as they are, and it says so."""
+    before, volume, kept = stack_secrets(), f"{STACK}_secrets", f"{STACK}_secrets-kept"
+    copy_secret_files(volume, kept)
+    docker("volume", "rm", volume)
+    try:
+        up = swarm("up", check=False)
+        assert up.returncode == 0, up.stderr
+        assert "holds no copy" in up.stderr, up.stderr
+        assert stack_secrets() == before
+        assert volume not in docker("volume", "ls", "-q").split()
+        assert "views" in httpx.get(API_URL, timeout=5).json()[0]
+    finally:
+        # The files back, for the next test (this node is the first one again).
+        docker("volume", "rm", "--force", volume)
+        copy_secret_files(kept, volume)
+        docker("volume", "rm", kept)
+
+
+def copy_secret_files(source: str, destination: str) -> None:
+    """As the api image's user: a new volume mounted at the image's secrets
+    folder takes its owner, as the generator's does."""
+    api_image = json.loads(docker("compose", "config", "--format", "json"))["services"]["api"]["image"]
+    secrets = "/run/dashboard-secrets"
+    mounts = ["-v", f"{source}:/from:ro", "-v", f"{destination}:{secrets}"]
+    docker("run", "--rm", *mounts, "--entrypoint", "sh", api_image, "-c", f"cp -a /from/. {secrets}/")
+
+
 def test_a_lost_owner_password_stops_the_next_deploy_and_keeps_the_data(stack: None) -> None:
     """Last: it takes the stack down. The secrets volume loses db_password
     while the database's volume stays (a swarm that swarm-up created is left,
