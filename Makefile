@@ -129,4 +129,4 @@ requirements: ## recompile requirements*.txt (pins + hashes) from requirements*.
 kubernetes-files: ## copy the files the Kubernetes ConfigMaps hold into deploy/kubernetes/base/files/ (kustomize reads nothing outside)
 	rm -rf deploy/kubernetes/base/files
 	@for f in nginx/nginx.conf nginx/default.conf.template frontend/index.html redis/redis.conf sqlfiles/*.sql; do \
-	  install -D -m 0644 "$$f" "deploy/kubernetes/base/files/$$f"; done
+	  install -D -m 0644 "$$f" "deploy/kubernetes/base/files/$$f" || exit 1; done

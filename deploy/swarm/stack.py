@@ -31,6 +31,7 @@ Usage: python3 stack.py STACK < config.json > stack.json
 
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,9 @@ def config_mounts(volume: dict[str, Any], stack_name: str, configs: dict[str, An
     folder, at the same paths; each added to `configs`, named by content."""
     source = Path(volume["source"])
     if source.is_dir():
-        files = {f"{volume['target']}/{path.name}": path for path in sorted(source.iterdir()) if path.is_file()}
+        files = {
+            f"{volume['target']}/{path.name}": path for path in sorted(source.iterdir()) if path.is_file()
+        }
     elif source.is_file():
         files = {volume["target"]: source}
     else:
@@ -74,13 +77,18 @@ def config_mounts(volume: dict[str, Any], stack_name: str, configs: dict[str, An
         room = CONFIG_NAME_MAX - len(stack_name) - len(digest) - 2
         if room < 8:
             raise SystemExit(f"the stack name {stack_name!r} leaves no room for config names")
-        name = f"{stack_name}_{path.name[:room]}_{digest}"
+        readable = re.sub(r"[^A-Za-z0-9_.-]", "-", path.name)[:room]
+        name = f"{stack_name}_{readable}_{digest}"
         configs[name] = {"name": name, "file": str(path)}
-        mounts.append({"source": name, "target": target, "mode": 0o444})
+        # Read-only, for every user, as the bind mount; a script stays runnable.
+        mode = 0o555 if path.stat().st_mode & 0o111 else 0o444
+        mounts.append({"source": name, "target": target, "mode": mode})
     return mounts
 
 
-def service(spec: dict[str, Any], used_secrets: set[str], stack_name: str, configs: dict[str, Any]) -> dict[str, Any]:
+def service(
+    spec: dict[str, Any], used_secrets: set[str], stack_name: str, configs: dict[str, Any]
+) -> dict[str, Any]:
     spec = {key: value for key, value in spec.items() if key not in UNSUPPORTED and value is not None}
     if "environment" in spec:
         spec["environment"] = {key: value for key, value in spec["environment"].items() if value is not None}
@@ -123,7 +131,9 @@ def stack(config: dict[str, Any], name: str) -> dict[str, Any]:
         "volumes": {
             key: _unnamed(value) for key, value in config.get("volumes", {}).items() if key != SECRETS_VOLUME
         },
-        "secrets": {secret: {"external": True, "name": f"{name}_{secret}"} for secret in sorted(used_secrets)},
+        "secrets": {
+            secret: {"external": True, "name": f"{name}_{secret}"} for secret in sorted(used_secrets)
+        },
         "configs": configs,
     }
 

@@ -69,16 +69,25 @@ with_database_volume() {
   fi
 }
 
-# The one node that holds the volumes (the edge's files travel as configs):
-# the first where swarm-up ran, whichever manager runs it later.
+# The one node that holds the volumes and the secret files (the edge's files
+# travel as configs): the first where swarm-up ran, whichever manager runs it
+# later.
 label_home_node() {
-  local home
-  home=$(docker node ls -q --filter "node.label=$HOME_LABEL=true")
-  if [ -z "$home" ]; then
-    docker node update --label-add "$HOME_LABEL=true" "$(node_id)" >/dev/null
-  elif [ "$(docker node inspect --format '{{.ID}}' $home)" != "$(node_id)" ]; then
-    say "db, redis and the edge stay on the home node, $(docker node inspect --format '{{.Description.Hostname}}' $home)"
-  fi
+  local homes
+  homes=$(docker node ls -q --filter "node.label=$HOME_LABEL=true")
+  case $(wc -w <<<"$homes") in
+    0) docker node update --label-add "$HOME_LABEL=true" "$(node_id)" >/dev/null ;;
+    1) ;;
+    *)
+      say "several nodes carry $HOME_LABEL (an older swarm-up labelled each node it ran on): keep the one"
+      say "that holds the volumes, and on each other: docker node update --label-rm $HOME_LABEL NODE"
+      exit 1
+      ;;
+  esac
+}
+
+on_home_node() {
+  [ "$(docker node inspect --format "{{ index .Spec.Labels \"$HOME_LABEL\" }}" "$(node_id)")" = true ]
 }
 
 join_or_create_swarm() {
@@ -96,11 +105,18 @@ join_or_create_swarm() {
 # deploy and says how to renew it.
 create_secrets() {
   local needed=$1 settings name digest recorded
-  if ! docker volume inspect "$SECRETS_VOLUME" >/dev/null 2>&1 && docker_secrets_exist "$needed"; then
-    say "the Docker secrets of $STACK exist and this node holds no copy of their files (the volume"
-    say "$SECRETS_VOLUME of the node that first ran swarm-up): deploying with them as they are, none made."
-    say "A new REDIS_USER or COUNTER_KEY rewrites the ACL: run swarm-up from that node for it."
-    return
+  if ! on_home_node || ! docker volume inspect "$SECRETS_VOLUME" >/dev/null 2>&1; then
+    if docker_secrets_exist "$needed"; then
+      say "the Docker secrets of $STACK exist and this node holds no copy of their files (the volume"
+      say "$SECRETS_VOLUME of the home node): deploying with them as they are, none made."
+      say "A new REDIS_USER or COUNTER_KEY rewrites the ACL: run swarm-up on the home node for it."
+      return
+    fi
+    if ! on_home_node; then
+      say "a secret of $STACK is missing: only the home node, which holds the secret files and the"
+      say "database's volume, may make one (docker node ls --filter node.label=$HOME_LABEL=true)"
+      exit 1
+    fi
   fi
   settings=$(secrets_settings)
   local options=()

@@ -116,9 +116,9 @@ def test_scaling_the_api_down_under_load_fails_no_request(stack: StackDriver) ->
     served_without_fault(traffic)
 
 
-# "No hang" for a request the silent replica held: the edge's read timeout,
-# then its retry on the other replica.
-SILENT_REPLICA_BOUND_S = 2.0
+# "No hang" for a request the silent replica held: the edge's read timeout
+# (1.5 s), then its retry on the other replica, with room for a noisy machine.
+SILENT_REPLICA_BOUND_S = 2.5
 
 
 def test_a_silent_api_replica_costs_no_request_more_than_a_retry(stack: StackDriver) -> None:
