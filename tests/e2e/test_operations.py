@@ -137,7 +137,18 @@ def test_a_silent_api_replica_costs_no_request_more_than_a_retry(stack: StackDri
     finally:
         subprocess.run(["docker", "unpause", silent], env=stack.env, check=False, capture_output=True)
         stack.compose("up", "--detach", "--wait", "--no-deps", "--no-recreate", "--scale", "api=1", "api")
-    served_without_fault(traffic)
+    # A response the replica was writing at the instant it froze is cut:
+    # uvicorn writes the headers, then the body, and the edge has passed the
+    # headers on, so it cannot retry it elsewhere. Each worker writes one
+    # response at a time: at most one per worker, ended within the bound.
+    workers = int(
+        json.loads(stack.compose("config", "--format", "json"))["services"]["api"]["environment"][
+            "API_WORKERS"
+        ]
+    )
+    cut = [s for s in traffic.samples if s.status == 0]
+    assert len(cut) <= workers, f"{len(cut)} answers cut"
+    served_without_fault(Traffic(samples=[s for s in traffic.samples if s.status != 0]))
     slowest_s = max(s.latency_ms for s in traffic.samples) / 1000
     assert slowest_s < SILENT_REPLICA_BOUND_S, f"a request took {slowest_s:.1f} s"
     # Each client meets the silent replica about once, not every other request.
